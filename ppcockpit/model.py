@@ -1,0 +1,203 @@
+"""Plain data shared by the core, the probes and the screens. No I/O, no Textual."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """One vocabulary everywhere: the watched app's own, plus `skipped` for "not configured"."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+    @property
+    def glyph(self) -> str:
+        return STATUS_GLYPHS[self]
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+    @property
+    def rank(self) -> int:
+        """Severity order used to pick the worst of several statuses."""
+        return STATUS_RANKS[self]
+
+
+STATUS_GLYPHS = {
+    Status.HEALTHY: "✔",
+    Status.DEGRADED: "▲",
+    Status.UNAVAILABLE: "✖",
+    Status.UNKNOWN: "?",
+    Status.SKIPPED: "-",
+}
+STATUS_LABELS = {
+    Status.HEALTHY: "healthy",
+    Status.DEGRADED: "degraded",
+    Status.UNAVAILABLE: "unavailable",
+    Status.UNKNOWN: "unknown",
+    Status.SKIPPED: "not configured",
+}
+STATUS_RANKS = {
+    Status.SKIPPED: 0,
+    Status.HEALTHY: 1,
+    Status.DEGRADED: 2,
+    Status.UNKNOWN: 3,
+    Status.UNAVAILABLE: 4,
+}
+
+
+def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
+    """The most severe status of several (healthy when there are none)."""
+    return max(statuses, key=lambda s: s.rank, default=Status.HEALTHY)
+
+
+class Failure(StrEnum):
+    """Why a reading is not a clean observation of the target."""
+
+    NONE = "none"
+    TARGET = "target"  # the target answered badly or not at all: it is unavailable
+    PROBE = "probe"  # the probe itself failed: a bug or a misconfiguration
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a probe's breakdown (a dependency, a provider, a component)."""
+
+    key: str
+    label: str
+    status: Status
+    latency_ms: float | None = None
+    message: str = ""
+    consecutive_failures: int = 0
+    alerting: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one probe saw once."""
+
+    probe: str
+    target: str
+    status: Status
+    summary: str
+    started_at: float = 0.0  # wall clock (time.time())
+    finished_at: float = 0.0
+    latency_ms: float | None = None
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    rows: tuple[Row, ...] = ()
+    error: str | None = None
+    failure: Failure = Failure.NONE
+    request_id: str | None = None
+    retry_after: float | None = None  # the target asked us to wait this long (seconds)
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.finished_at)
+
+    def is_stale(self, interval: float, now: float | None = None) -> bool:
+        """Older than two intervals: the number on screen is no longer current."""
+        return self.finished_at > 0 and self.age(now) > 2 * interval
+
+
+class TargetUnavailable(Exception):
+    """Raised by a probe when the target is down or answered badly (not a probe bug).
+
+    The message is one line, safe to show: no secrets, no control characters.
+    """
+
+    def __init__(self, reason: str, *, request_id: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class ProbeMisconfigured(Exception):
+    """Raised by a probe when its own configuration cannot work (a probe failure)."""
+
+
+class RingBuffer:
+    """A bounded history of numbers, oldest first."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._items: deque[float] = deque(maxlen=capacity)
+
+    @property
+    def capacity(self) -> int:
+        return self._items.maxlen or 0
+
+    def append(self, value: float) -> None:
+        self._items.append(value)
+
+    def values(self) -> list[float]:
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: float
+    key: str
+    before: Status
+    after: Status
+    summary: str
+
+
+@dataclass(slots=True)
+class Signal:
+    """The bounded history of one key: samples for sparklines, status changes, failure streak."""
+
+    key: str
+    samples: RingBuffer
+    status: Status = Status.UNKNOWN
+    since: float = 0.0  # when the current status began
+    consecutive_failures: int = 0
+    transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=100))
+
+    @classmethod
+    def new(cls, key: str, capacity: int = 120) -> Signal:
+        return cls(key=key, samples=RingBuffer(capacity))
+
+    def observe(self, status: Status, at: float, summary: str = "",
+                sample: float | None = None) -> Transition | None:
+        """Record one observation; return the transition if the status changed."""
+        if sample is not None:
+            self.samples.append(sample)
+        if status is Status.UNAVAILABLE:
+            self.consecutive_failures += 1
+        else:
+            self.consecutive_failures = 0
+        first = not self.since
+        if status is self.status and not first:
+            return None
+        before = self.status
+        self.status = status
+        self.since = at
+        if first:
+            # The first observation is where we start, not a change worth announcing.
+            return None
+        transition = Transition(at=at, key=self.key, before=before, after=status,
+                                summary=summary)
+        self.transitions.append(transition)
+        return transition

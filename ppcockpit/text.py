@@ -1,0 +1,29 @@
+"""Making outside text safe and short before anyone sees it."""
+
+from __future__ import annotations
+
+import re
+
+# CSI / OSC / other escape sequences, then any remaining C0/C1 control character.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS / SOS / PM / APC ... ST
+    r"|\x1b[@-Z\\-_]"  # two-byte escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def strip_controls(text: str) -> str:
+    """Remove terminal escape sequences and control characters (tabs and newlines stay)."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """Outside text as one safe line of at most `limit` characters."""
+    cleaned = _WHITESPACE.sub(" ", strip_controls(str(text))).strip()
+    if len(cleaned) > limit:
+        return cleaned[: limit - 1] + "…"
+    return cleaned
