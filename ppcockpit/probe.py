@@ -1,0 +1,29 @@
+"""The contract every probe implements. Plain asyncio: no Textual, no widgets."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ppcockpit.model import Reading
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """One source of evidence, run by the ProbeRunner on its own interval.
+
+    `check()` returns a Reading, or raises:
+    - `TargetUnavailable(reason)` when the target is down or answered badly;
+    - `ProbeMisconfigured(reason)` when the probe's own settings cannot work;
+    - anything else is reported as the probe itself failing (a bug), never as an outage.
+    The runner enforces `timeout`, fills in timing, redacts secrets and strips control
+    characters, so a probe only has to say what it saw.
+    """
+
+    name: str  # stable id used by `check --only` and --json ("health", "redis", ...)
+    target: str  # what is watched, fit to show (no secrets)
+    interval: float  # seconds between runs
+    timeout: float  # seconds one run may take
+
+    async def check(self) -> Reading: ...
+
+    async def aclose(self) -> None: ...

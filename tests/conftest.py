@@ -1,0 +1,28 @@
+"""Shared fixtures: real services on loopback, and nothing from the developer's machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ppcockpit.redis_server import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No developer config or Redis URL leaks into a test."""
+    for name in ("PPCOCKPIT_CONFIG", "REDIS_URL", "POSTHOG_PERSONAL_API_KEY",
+                 "POSTHOG_API_KEY", "STAGING_REDIS_URL", "POSTHOG_CAPTURE_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("USER", "oncall")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free port with maxmemory 16mb."""
+    server = RedisServer.start(maxmemory="16mb")
+    try:
+        yield server
+    finally:
+        server.stop()
