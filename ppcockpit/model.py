@@ -201,3 +201,33 @@ class Signal:
                                 summary=summary)
         self.transitions.append(transition)
         return transition
+
+
+class Decision(StrEnum):
+    GO = "go"
+    NO_GO = "no-go"
+    WAITING = "waiting"  # not every probe has reported yet
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    reasons: tuple[str, ...]
+
+    @property
+    def go(self) -> bool:
+        return self.decision is Decision.GO
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a screen needs to draw the cockpit at one moment (read-only for screens)."""
+
+    environment: str
+    operator: str
+    readings: dict[str, Reading]
+    signals: dict[str, Signal]
+    verdict: Verdict
+    stale: frozenset[str]
+    probe_names: tuple[str, ...]
+    taken_at: float

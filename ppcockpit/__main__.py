@@ -1,0 +1,5 @@
+import sys
+
+from ppcockpit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""The Textual App: wires config, themes, the probe runner and the dashboard. Nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
+
+from textual.app import App
+from textual.binding import Binding
+
+from ppcockpit.config import Config, ConfigError
+from ppcockpit.model import Reading, Status, Transition
+from ppcockpit.runner import ProbeRunner
+from ppcockpit.state import CockpitState
+from screens.dashboard import DashboardScreen
+from screens.fault_menu import FaultMenu
+from screens.help import HelpScreen
+from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
+
+SEVERITY = {
+    Status.HEALTHY: "information",
+    Status.DEGRADED: "warning",
+    Status.UNKNOWN: "warning",
+    Status.UNAVAILABLE: "error",
+    Status.SKIPPED: "information",
+}
+
+
+class Rehearsal(Protocol):
+    """What the cockpit needs from a running rehearsal stack (ppcockpit.rehearsal)."""
+
+    scenario: str
+    time_scale: float
+
+    def faults(self) -> list[tuple[str, str]]: ...
+
+    def inject(self, name: str) -> str: ...
+
+
+class CockpitApp(App[int]):
+    """The cockpit. Probes run in the runner's tasks; readings arrive here and flow down."""
+
+    CSS_PATH = STYLESHEET
+    TITLE = "ppcockpit"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("t", "next_theme", "Theme"),
+        Binding("F", "fault_menu", "Fault drill", key_display="F"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, config: Config, runner: ProbeRunner, *, read_only: bool = False,
+                 theme: str | None = None, rehearsal: Rehearsal | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.config = config
+        self.runner = runner
+        self.read_only = read_only
+        self.rehearsal = rehearsal
+        self.clock = clock
+        self.initial_theme = theme or config.theme
+        intervals = {name: probe.interval for name, probe in runner.probes.items()}
+        self.state = CockpitState(runner.names, intervals, history=config.history)
+        self._snapshot_pending = False
+
+    def get_default_screen(self) -> DashboardScreen:
+        redis = self.config.probes.redis
+        return DashboardScreen(rehearsal=self._rehearsal_label(), clock=self.clock,
+                               memory_warn=redis.memory_warn, memory_crit=redis.memory_crit)
+
+    def _rehearsal_label(self) -> str | None:
+        if self.rehearsal is None:
+            return None
+        return (f"{self.rehearsal.scenario} · time ×{self.rehearsal.time_scale:g} · "
+                "not production")
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = self.initial_theme
+        self.runner.subscribe(self._reading_arrived)
+        self.runner.start()
+        self._push_snapshot()
+        self.set_interval(1.0, self._push_snapshot)  # ages and staleness move with the clock
+
+    async def on_unmount(self) -> None:
+        await self.runner.stop()
+
+    def _reading_arrived(self, reading: Reading) -> None:
+        for transition in self.state.apply(reading):
+            self._announce(transition)
+        self._announce_alerts(reading)
+        if not self._snapshot_pending:  # coalesce a burst of readings into one redraw
+            self._snapshot_pending = True
+            self.call_later(self._push_snapshot)
+
+    def _push_snapshot(self) -> None:
+        self._snapshot_pending = False
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.snapshot = self.state.snapshot(
+                self.config.environment_name, self.config.operator, self.clock())
+
+    def _dashboard(self) -> DashboardScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    def _announce(self, transition: Transition) -> None:
+        if transition.after is Status.SKIPPED:
+            return
+        name = transition.key.replace("/", " · ")
+        self.notify(
+            f"{transition.before.glyph} {transition.before.label} → "
+            f"{transition.after.glyph} {transition.after.label}\n{transition.summary}",
+            title=name,
+            severity=SEVERITY[transition.after],  # type: ignore[arg-type]
+            timeout=8 if transition.after is Status.UNAVAILABLE else 5,
+        )
+
+    def _announce_alerts(self, reading: Reading) -> None:
+        threshold = self.config.probes.health.unavailable_after
+        for row in reading.rows:
+            if row.alerting and row.consecutive_failures == threshold + 1:
+                self.notify(
+                    f"{row.label} unavailable for {row.consecutive_failures} consecutive "
+                    f"checks (team rule: more than {threshold}). Fail over, check API keys.",
+                    title=f"⚠ ALERT {reading.probe} · {row.label}",
+                    severity="error",
+                    timeout=15,
+                )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fault_menu":
+            return self.rehearsal is not None
+        return True
+
+    def action_help(self) -> None:
+        keys = [
+            (binding.key_display or binding.key, binding.description)
+            for _, binding, enabled, _ in self.screen.active_bindings.values()
+            if enabled and binding.description
+        ]
+        keys += [("Tab / Shift+Tab", "Next / previous panel"), ("j / k", "Move down / up"),
+                 ("Ctrl+P", "Command palette")]
+        self.push_screen(HelpScreen(keys))
+
+    def action_refresh(self) -> None:
+        self.runner.refresh()
+        self.notify("Checking every probe now.", timeout=2)
+
+    def action_next_theme(self) -> None:
+        self.theme = next_theme(self.theme)
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_fault_menu(self) -> None:
+        if self.rehearsal is None:
+            return
+        self.push_screen(FaultMenu(self.rehearsal.faults()), self._inject_fault)
+
+    def _inject_fault(self, name: str | None) -> None:
+        if name is None or self.rehearsal is None:
+            return
+        self.run_worker(partial(self._inject_in_thread, name), thread=True,
+                        group="rehearsal", exit_on_error=False)
+
+    def _inject_in_thread(self, name: str) -> None:
+        assert self.rehearsal is not None
+        message = self.rehearsal.inject(name)
+        self.call_from_thread(self._fault_injected, message)
+
+    def _fault_injected(self, message: str) -> None:
+        self.notify(message, title="Fault drill", timeout=5)
+        self.runner.refresh()
+
+
+def make_app(config: Config, runner: ProbeRunner, *, read_only: bool = False,
+             theme: str | None = None, rehearsal: Any = None,
+             clock: Callable[[], float] = time.time) -> CockpitApp:
+    """The one factory for the CLI and the tests."""
+    chosen = theme or config.theme
+    if chosen not in THEME_NAMES:
+        raise ConfigError(f"theme {chosen!r} does not exist; the themes are: "
+                          f"{', '.join(THEME_NAMES)}")
+    return CockpitApp(config, runner, read_only=read_only, theme=chosen, rehearsal=rehearsal,
+                      clock=clock)

@@ -1,0 +1,58 @@
+"""`ppcockpit check` output: a table with status glyphs, or the documented JSON object."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ppcockpit.model import Reading, Verdict
+
+
+def as_json(environment: str, verdict: Verdict, readings: list[Reading],
+            checked_at: datetime | None = None) -> str:
+    checked = (checked_at or datetime.now(UTC)).isoformat(timespec="seconds")
+    document: dict[str, Any] = {
+        "environment": environment,
+        "verdict": "go" if verdict.go else "no-go",
+        "checked_at": checked,
+        "probes": [_probe_json(r) for r in readings],
+    }
+    return json.dumps(document, indent=2, default=str)
+
+
+def _probe_json(reading: Reading) -> dict[str, Any]:
+    details = dict(reading.details)
+    if reading.request_id and "request_id" not in details:
+        details["request_id"] = reading.request_id
+    return {
+        "name": reading.probe,
+        "status": reading.status.value,
+        "summary": reading.summary,
+        "latency_ms": None if reading.latency_ms is None else round(reading.latency_ms, 1),
+        "metrics": reading.metrics,
+        "details": details,
+        "error": reading.error,
+    }
+
+
+def as_table(environment: str, verdict: Verdict, readings: list[Reading],
+             width: int = 100) -> str:
+    name_width = max([len(r.probe) for r in readings] + [5])
+    lines = [f"ppcockpit check · {environment}", ""]
+    for reading in readings:
+        latency = "" if reading.latency_ms is None else f"{reading.latency_ms:>7.0f}ms"
+        head = f"{reading.status.glyph} {reading.probe:<{name_width}}  {reading.status.label:<14}"
+        room = max(20, width - len(head) - 12)
+        summary = reading.summary if len(reading.summary) <= room else (
+            reading.summary[: room - 1] + "…")
+        lines.append(f"{head}{latency:>9}  {summary}")
+        if reading.request_id and reading.failure.value != "none":
+            lines.append(f"  {'':<{name_width}}  request id {reading.request_id}")
+    lines.append("")
+    if verdict.go:
+        lines.append("GO: nothing unavailable, no threshold breached")
+    else:
+        lines.append("NO-GO:")
+        lines.extend(f"  ✖ {reason}" for reason in verdict.reasons)
+    return "\n".join(lines)

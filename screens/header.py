@@ -1,0 +1,61 @@
+"""The one-line header: environment, operator, clock, verdict — and REHEARSAL when it is one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ppcockpit.model import Decision, Snapshot
+
+VERDICT_GLYPHS = {Decision.GO: "● GO", Decision.NO_GO: "✖ NO-GO", Decision.WAITING: "… WAITING"}
+
+
+class CockpitHeader(Widget):
+    """Who, where, when, and whether it is safe to go on."""
+
+    COMPONENT_CLASSES = {"header--go", "header--no-go", "header--waiting", "header--rehearsal"}
+    snapshot: reactive[Snapshot | None] = reactive(None)
+    now: reactive[float] = reactive(0.0)
+
+    def __init__(self, *, rehearsal: str | None = None,
+                 clock: Callable[[], float] = time.time, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.rehearsal = rehearsal
+        self.clock = clock
+        if rehearsal:
+            self.add_class("rehearsal")
+
+    def on_mount(self) -> None:
+        self.now = self.clock()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.now = self.clock()
+
+    def render(self) -> Text:
+        snap = self.snapshot
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.rehearsal:
+            text.append(f" REHEARSAL · {self.rehearsal} ",
+                        style=self.get_component_rich_style("header--rehearsal"))
+            text.append(" ")
+        text.append(" ppcockpit ", style="bold")
+        if snap is not None:
+            text.append(f"· {snap.environment} · {snap.operator} ")
+        clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M:%S")
+        text.append(f"· {clock} ")
+        if snap is not None:
+            decision = snap.verdict.decision
+            style = self.get_component_rich_style(f"header--{decision.value}")
+            text.append(" ")
+            text.append(f" {VERDICT_GLYPHS[decision]} ", style=style)
+            if snap.verdict.reasons and decision is Decision.NO_GO:
+                count = len(snap.verdict.reasons)
+                text.append(f" {count} reason{'s' if count > 1 else ''}: ")
+                text.append(snap.verdict.reasons[0])
+        return text

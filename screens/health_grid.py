@@ -1,0 +1,82 @@
+"""The health grid: the endpoint itself, then a row per dependency and AI provider."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from ppcockpit.model import Reading, Row, Signal, Snapshot, Status
+from screens.format import (
+    STATUS_COMPONENT_CLASSES,
+    age,
+    latency,
+    status_styles,
+    status_text,
+)
+from screens.table_sync import sync_rows
+
+COLUMNS = (("dependency", 12), ("status", 16), ("latency", 8), ("fails", 9),
+           ("since", 7), ("detail", None))
+
+
+class HealthGrid(Vertical, can_focus=False):
+    """Live rows from the health probe; what failed, for how long, and why."""
+
+    COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {"grid--alert"}
+
+    def compose(self) -> ComposeResult:
+        table: DataTable = DataTable(id="health-table", cursor_type="row", zebra_stripes=False)
+        for label, width in COLUMNS:
+            table.add_column(label, key=label, width=width)
+        yield table
+
+    def on_mount(self) -> None:
+        self.border_title = "Health · /api/health"
+        self.query_one(DataTable).loading = False
+
+    def show(self, snapshot: Snapshot) -> None:
+        reading = snapshot.readings.get("health")
+        table = self.query_one(DataTable)
+        if reading is None:
+            sync_rows(table, [("waiting", ("/api/health", Text("… waiting"), "", "", "",
+                                            "first check under way"))])
+            return
+        self.border_title = f"Health · {reading.target}"
+        styles = status_styles(self)
+        rows = [("endpoint", self._endpoint_cells(reading, snapshot, styles))]
+        for row in reading.rows:
+            signal = snapshot.signals.get(f"health/{row.key}")
+            rows.append((row.key, self._row_cells(row, signal, snapshot.taken_at, styles)))
+        sync_rows(table, rows)
+
+    def _endpoint_cells(self, reading: Reading, snapshot: Snapshot,
+                        styles: dict) -> tuple[str | Text, ...]:
+        signal = snapshot.signals.get("health")
+        stale = "health" in snapshot.stale
+        label = f"{reading.status.label} (stale)" if stale else None
+        detail = reading.summary
+        if reading.request_id and reading.status is not Status.HEALTHY:
+            detail = f"{detail} · request id {reading.request_id}"
+        fails = str(signal.consecutive_failures) if signal and signal.consecutive_failures else ""
+        return ("endpoint", status_text(reading.status, styles, label),
+                latency(reading.latency_ms), fails, _since(signal, snapshot.taken_at), detail)
+
+    def _row_cells(self, row: Row, signal: Signal | None, now: float,
+                   styles: dict) -> tuple[str | Text, ...]:
+        label = row.label
+        if row.extra.get("ignored"):
+            label = f"{label} (ignored)"
+        fails: str | Text = str(row.consecutive_failures) if row.consecutive_failures else ""
+        if row.alerting:
+            fails = Text(f"⚠ ALERT {row.consecutive_failures}",
+                         style=self.get_component_rich_style("grid--alert", partial=True))
+        return (label, status_text(row.status, styles), latency(row.latency_ms), fails,
+                _since(signal, now), row.message)
+
+
+def _since(signal: Signal | None, now: float) -> str:
+    if signal is None or not signal.since:
+        return ""
+    return age(now - signal.since)

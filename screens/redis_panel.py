@@ -1,0 +1,121 @@
+"""The Redis panel: memory against its thresholds, clients, throughput, a memory sparkline."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from ppcockpit.model import Reading, Snapshot, Status
+from screens.format import STATUS_COMPONENT_CLASSES, percent, size, status_styles, status_text
+
+
+class MemoryBar(Widget):
+    """`████████░░░░│░░│░` — used memory, with ticks at the warn and crit thresholds."""
+
+    COMPONENT_CLASSES = {"bar--ok", "bar--warn", "bar--crit", "bar--empty", "bar--tick"}
+    DEFAULT_CSS = "MemoryBar { height: 1; }"
+
+    ratio: reactive[float | None] = reactive(None)
+    warn: reactive[float] = reactive(0.75)
+    crit: reactive[float] = reactive(0.90)
+
+    def render(self) -> Text:
+        width = max(10, self.size.width - 6)
+        ratio = self.ratio
+        text = Text(no_wrap=True)
+        filled = 0 if ratio is None else round(min(1.0, max(0.0, ratio)) * width)
+        ticks = {min(width - 1, round(self.warn * width)), min(width - 1, round(self.crit * width))}
+        zone = "bar--ok"
+        if ratio is not None and ratio >= self.crit:
+            zone = "bar--crit"
+        elif ratio is not None and ratio >= self.warn:
+            zone = "bar--warn"
+        fill_style = self.get_component_rich_style(zone, partial=True)
+        empty_style = self.get_component_rich_style("bar--empty", partial=True)
+        tick_style = self.get_component_rich_style("bar--tick", partial=True)
+        for cell in range(width):
+            if cell < filled:
+                text.append("█", style=fill_style)
+            elif cell in ticks:
+                text.append("│", style=tick_style)
+            else:
+                text.append("░", style=empty_style)
+        text.append(f" {percent(ratio):>4}" if ratio is not None else "   -")
+        return text
+
+
+class RedisPanel(Vertical):
+    """Everything the runbook's "inspect Redis monitoring" step asks for, in six lines."""
+
+    COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES
+
+    def __init__(self, *, memory_warn: float = 0.75, memory_crit: float = 0.90,
+                 **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.memory_warn = memory_warn
+        self.memory_crit = memory_crit
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="redis-status")
+        yield MemoryBar(id="redis-memory")
+        yield Static(id="redis-numbers")
+        yield Sparkline([], id="redis-sparkline")
+
+    def on_mount(self) -> None:
+        self.border_title = "Redis"
+
+    def show(self, snapshot: Snapshot) -> None:
+        reading = snapshot.readings.get("redis")
+        status_line = self.query_one("#redis-status", Static)
+        numbers = self.query_one("#redis-numbers", Static)
+        bar = self.query_one(MemoryBar)
+        sparkline = self.query_one(Sparkline)
+        if reading is None:
+            status_line.update("… waiting for the first reading")
+            return
+        styles = status_styles(self)
+        self.border_title = f"Redis · {reading.target}"
+        head = status_text(reading.status, styles)
+        if "redis" in snapshot.stale:
+            head.append(" (stale)")
+        head.append(f"  {reading.summary}")
+        status_line.update(head)
+        if reading.status is Status.SKIPPED:
+            bar.display = sparkline.display = numbers.display = False
+            return
+        bar.display = sparkline.display = numbers.display = True
+        metrics = reading.metrics
+        bar.warn, bar.crit = self.memory_warn, self.memory_crit
+        ratio = metrics.get("memory_ratio")
+        bar.ratio = float(ratio) if isinstance(ratio, int | float) else None
+        numbers.update(self._numbers(reading))
+        signal = snapshot.signals.get("redis")
+        if signal is not None:
+            sparkline.data = signal.samples.values()
+
+    @staticmethod
+    def _numbers(reading: Reading) -> str:
+        m = reading.metrics
+        limit = m.get("maxmemory")
+        limit_text = size(limit) if limit else "no maxmemory set"
+        frag = m.get("mem_fragmentation_ratio")
+        frag_text = f" · frag {frag:.2f}" if isinstance(frag, int | float) else ""
+        lines = [
+            f"used {size(m.get('used_memory'))} of {limit_text} · rss "
+            f"{size(m.get('used_memory_rss'))}{frag_text}",
+            f"clients {_count(m.get('connected_clients'))} · blocked "
+            f"{_count(m.get('blocked_clients'))} · {_count(m.get('ops_per_sec'))} ops/s",
+            f"since start: rejected +{_count(m.get('rejected_connections_delta'))} · evicted "
+            f"+{_count(m.get('evicted_keys_delta'))}",
+        ]
+        if reading.error and reading.status is not Status.HEALTHY:
+            lines.append(f"last error: {reading.error}")
+        return "\n".join(lines)
+
+
+def _count(value: object) -> str:
+    return f"{value:,.0f}" if isinstance(value, int | float) else "-"
