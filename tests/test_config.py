@@ -87,7 +87,7 @@ def test_config_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert find_config(str(explicit), {"PPCOCKPIT_CONFIG": str(from_env)}) == explicit
     assert find_config(None, {"PPCOCKPIT_CONFIG": str(from_env)}) == from_env
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="cockpit.toml: no such configuration file"):
+    with pytest.raises(ConfigError, match=r"cockpit\.toml: no such configuration file"):
         find_config(None, {})
 
 

@@ -83,7 +83,7 @@ async def test_target_unavailable_and_probe_failure_are_told_apart() -> None:
     assert (bug.status, bug.failure) == (Status.UNKNOWN, Failure.PROBE)
     assert bug.summary == "probe failed: KeyError: 'used_memory'"
     assert (cfg.status, cfg.failure) == (Status.UNKNOWN, Failure.PROBE)
-    assert "probe misconfigured: migrations folder /nope not found" == cfg.summary
+    assert cfg.summary == "probe misconfigured: migrations folder /nope not found"
 
 
 async def test_readings_are_timed_redacted_and_stripped() -> None:

@@ -1,0 +1,64 @@
+"""SVG snapshots of the main screens at 80x24 and 160x48 (review before --snapshot-update)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ppcockpit.app import make_app
+from ppcockpit.cli import skipped
+from ppcockpit.runner import ProbeRunner
+from tests import screens_data
+from tests.support.cockpit_config import make_config
+from tests.support.replay import ReplayProbe
+
+SIZES = [(80, 24), (160, 48)]
+
+
+def cockpit(tmp_path: Path, *, incident: bool):
+    config = make_config(tmp_path, {"base_url": "https://app.pocketphilosopher.com",
+                                    "redis_url": "redis://127.0.0.1:6379/0"})
+    probes = [
+        ReplayProbe("health", [screens_data.health(outage=incident)]),
+        ReplayProbe("redis", [screens_data.redis(pressure=incident)]),
+        ReplayProbe("posthog", [screens_data.posthog(spike=incident)]),
+    ]
+    fixed = [skipped("supabase_backups", "no [environments.*.supabase] project_ref"),
+             skipped("secrets", "[probes.secrets] reference and candidate unset")]
+    runner = ProbeRunner(probes, fixed=fixed)
+    return make_app(config, runner, clock=lambda: screens_data.AT + 65)
+
+
+async def readings_shown(pilot) -> None:
+    app = pilot.app
+    for _ in range(200):
+        if len(app.state.readings) == len(app.runner.names):
+            break
+        await pilot.pause(0.01)
+    app._push_snapshot()
+    await pilot.pause()
+    app.clear_notifications()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_calm(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(cockpit(tmp_path, incident=False), terminal_size=size,
+                        run_before=readings_shown)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_incident(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(cockpit(tmp_path, incident=True), terminal_size=size,
+                        run_before=readings_shown)
+
+
+def test_help_screen(snap_compare, tmp_path: Path) -> None:
+    async def open_help(pilot) -> None:
+        await readings_shown(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(cockpit(tmp_path, incident=False), terminal_size=(80, 24),
+                        run_before=open_help)
