@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from ppcockpit.model import Reading, Row, Signal, Snapshot, Status
 from screens.format import (
@@ -15,10 +14,10 @@ from screens.format import (
     status_styles,
     status_text,
 )
-from screens.table_sync import sync_rows
+from screens.table_sync import FittedTable
 
-COLUMNS = (("dependency", 12), ("status", 16), ("latency", 8), ("fails", 9),
-           ("since", 7), ("detail", None))
+COLUMNS = (("dependency", 10), ("status", 16), ("latency", 7), ("fails", 9),
+           ("since", 5), ("detail", None))
 
 
 class HealthGrid(Vertical, can_focus=False):
@@ -27,20 +26,16 @@ class HealthGrid(Vertical, can_focus=False):
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {"grid--alert"}
 
     def compose(self) -> ComposeResult:
-        table: DataTable = DataTable(id="health-table", cursor_type="row", zebra_stripes=False)
-        for label, width in COLUMNS:
-            table.add_column(label, key=label, width=width)
-        yield table
+        yield FittedTable(COLUMNS, id="health-table")
 
     def on_mount(self) -> None:
         self.border_title = "Health · /api/health"
-        self.query_one(DataTable).loading = False
 
     def show(self, snapshot: Snapshot) -> None:
         reading = snapshot.readings.get("health")
-        table = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         if reading is None:
-            sync_rows(table, [("waiting", ("/api/health", Text("… waiting"), "", "", "",
+            table.show_rows([("waiting", ("/api/health", Text("… waiting"), "", "", "",
                                             "first check under way"))])
             return
         self.border_title = f"Health · {reading.target}"
@@ -49,7 +44,7 @@ class HealthGrid(Vertical, can_focus=False):
         for row in reading.rows:
             signal = snapshot.signals.get(f"health/{row.key}")
             rows.append((row.key, self._row_cells(row, signal, snapshot.taken_at, styles)))
-        sync_rows(table, rows)
+        table.show_rows(rows)
 
     def _endpoint_cells(self, reading: Reading, snapshot: Snapshot,
                         styles: dict) -> tuple[str | Text, ...]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from ppcockpit.model import Snapshot
 from screens.format import STATUS_COMPONENT_CLASSES, age, status_styles, status_text
-from screens.table_sync import sync_rows
+from screens.table_sync import FittedTable
 
-COLUMNS = (("probe", 19), ("status", 16), ("age", 6), ("summary", None))
+COLUMNS = (("probe", 19), ("status", 16), ("age", 5), ("summary", None))
 
 
 class ProbesTable(Vertical, can_focus=False):
@@ -19,10 +18,7 @@ class ProbesTable(Vertical, can_focus=False):
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES
 
     def compose(self) -> ComposeResult:
-        table: DataTable = DataTable(id="probes-data", cursor_type="row")
-        for label, width in COLUMNS:
-            table.add_column(label, key=label, width=width)
-        yield table
+        yield FittedTable(COLUMNS, id="probes-data")
 
     def on_mount(self) -> None:
         self.border_title = "Probes"
@@ -40,4 +36,4 @@ class ProbesTable(Vertical, can_focus=False):
             when = "" if not reading.finished_at else age(snapshot.taken_at - reading.finished_at)
             rows.append((name, (name, status_text(reading.status, styles, label), when,
                                 reading.summary)))
-        sync_rows(self.query_one(DataTable), rows)
+        self.query_one(FittedTable).show_rows(rows)

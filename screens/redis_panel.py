@@ -82,7 +82,8 @@ class RedisPanel(Vertical):
         head = status_text(reading.status, styles)
         if "redis" in snapshot.stale:
             head.append(" (stale)")
-        head.append(f"  {reading.summary}")
+        if reading.status is not Status.HEALTHY:
+            head.append(f"  {reading.summary}")  # Text.append: outside text is never markup
         status_line.update(head)
         if reading.status is Status.SKIPPED:
             bar.display = sparkline.display = numbers.display = False
@@ -92,7 +93,7 @@ class RedisPanel(Vertical):
         bar.warn, bar.crit = self.memory_warn, self.memory_crit
         ratio = metrics.get("memory_ratio")
         bar.ratio = float(ratio) if isinstance(ratio, int | float) else None
-        numbers.update(self._numbers(reading))
+        numbers.update(Text(self._numbers(reading)))
         signal = snapshot.signals.get("redis")
         if signal is not None:
             sparkline.data = signal.samples.values()
@@ -105,12 +106,12 @@ class RedisPanel(Vertical):
         frag = m.get("mem_fragmentation_ratio")
         frag_text = f" · frag {frag:.2f}" if isinstance(frag, int | float) else ""
         lines = [
-            f"used {size(m.get('used_memory'))} of {limit_text} · rss "
-            f"{size(m.get('used_memory_rss'))}{frag_text}",
+            f"used {size(m.get('used_memory'))} of {limit_text}",
+            f"rss {size(m.get('used_memory_rss'))}{frag_text}",
             f"clients {_count(m.get('connected_clients'))} · blocked "
             f"{_count(m.get('blocked_clients'))} · {_count(m.get('ops_per_sec'))} ops/s",
-            f"since start: rejected +{_count(m.get('rejected_connections_delta'))} · evicted "
-            f"+{_count(m.get('evicted_keys_delta'))}",
+            f"rejected +{_count(m.get('rejected_connections_delta'))}, evicted "
+            f"+{_count(m.get('evicted_keys_delta'))} since start",
         ]
         if reading.error and reading.status is not Status.HEALTHY:
             lines.append(f"last error: {reading.error}")
