@@ -1,0 +1,322 @@
+"""The health probe: GET <base_url>/api/health and say what the app reports about itself.
+
+HTTP and per-row state live here; turning bytes into a HealthDocument is `health_parse`.
+A transport failure (refused, DNS, TLS, timeout, redirect loop) raises TargetUnavailable;
+any HTTP answer, however bad, becomes a Reading that names the HTTP status.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from collections.abc import Iterator
+
+import httpx
+
+from ppcockpit.config_model import HealthProbeConfig
+from ppcockpit.model import (
+    Failure,
+    ProbeMisconfigured,
+    Reading,
+    Row,
+    Status,
+    TargetUnavailable,
+)
+from ppcockpit.secrets import redact_url
+from ppcockpit.text import one_line
+from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
+
+MAX_REDIRECTS = 5
+ACCEPT = "application/json, application/health+json"
+SUMMARY_PROBLEMS = 2  # unhealthy rows named in the summary before "+N more"
+_OVERALL_WORDS = {Status.HEALTHY: "ok", Status.DEGRADED: "degraded",
+                  Status.UNAVAILABLE: "unavailable", Status.UNKNOWN: "unknown"}
+
+
+class HealthProbe:
+    """Watches one app's health route; keeps consecutive-unavailable counts per row."""
+
+    def __init__(self, base_url: str, settings: HealthProbeConfig, *,
+                 name: str = "health") -> None:
+        self.name = name
+        self.settings = settings
+        self._url = base_url.rstrip("/") + settings.path
+        self.target = redact_url(self._url)
+        self.interval = settings.interval
+        self.timeout = settings.timeout
+        self._ignored = frozenset(settings.ignore_providers)
+        self._streaks: dict[str, int] = {}  # row key -> consecutive unavailable checks
+        self._client: httpx.AsyncClient | None = None
+
+    async def check(self) -> Reading:
+        doc, request_id = await self._fetch()
+        return self._reading(doc, request_id)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                timeout=httpx.Timeout(self.settings.timeout),
+                headers={"Accept": ACCEPT, "User-Agent": "ppcockpit-health-probe"},
+            )
+        return self._client
+
+    async def _fetch(self) -> tuple[HealthDocument, str | None]:
+        request_id: str | None = None
+        try:
+            async with self._http().stream("GET", self._url) as response:
+                request_id = _request_id(response)
+                content_type = response.headers.get("content-type", "")
+                body = await self._read_capped(response, request_id)
+                if body is None:
+                    limit = _size(self.settings.max_body)
+                    return HealthDocument(format="invalid", status=Status.UNAVAILABLE,
+                                          http_status=response.status_code,
+                                          problem=f"body larger than {limit}"), request_id
+                return parse_health(response.status_code, content_type, body), request_id
+        except httpx.TimeoutException as exc:
+            raise TargetUnavailable(f"timed out after {self.settings.timeout:g}s",
+                                    request_id=request_id) from exc
+        except httpx.TooManyRedirects as exc:
+            raise TargetUnavailable(f"redirect loop: more than {MAX_REDIRECTS} redirects",
+                                    request_id=request_id) from exc
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise ProbeMisconfigured(f"cannot request {self.target}: {one_line(exc, 80)}") from exc
+        except httpx.ConnectError as exc:
+            raise TargetUnavailable(_connect_reason(exc, self._url),
+                                    request_id=request_id) from exc
+        except httpx.HTTPError as exc:
+            where = _host_port(exc, self._url)
+            reason = one_line(exc, 120) or type(exc).__name__
+            raise TargetUnavailable(f"HTTP error from {where}: {reason}",
+                                    request_id=request_id) from exc
+
+    async def _read_capped(self, response: httpx.Response, request_id: str | None) -> bytes | None:
+        """The body, or None as soon as it is known to be larger than max_body."""
+        limit = self.settings.max_body
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    return None  # leaving the stream closes the connection: we read no more
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise TargetUnavailable(
+                f"answer cut short after {len(body)} bytes: {one_line(exc, 80)}",
+                request_id=request_id) from exc
+        return bytes(body)
+
+    # --- Reading ------------------------------------------------------------------------
+
+    def _reading(self, doc: HealthDocument, request_id: str | None) -> Reading:
+        rows = self._rows(doc)
+        status = overall_status(doc, self._ignored)
+        summary = _summary(doc, rows, status, self.settings.path)
+        answered_badly = not doc.valid or not 200 <= doc.http_status < 300
+        providers = [r for r in rows if r.key.startswith("ai:")]
+        counted = [r for r in providers if not r.extra.get("ignored")]
+        return Reading(
+            probe=self.name,
+            target=self.target,
+            status=status,
+            summary=summary,
+            metrics={
+                "http_status": doc.http_status,
+                "providers_total": len(providers),
+                "providers_unavailable": sum(r.status is Status.UNAVAILABLE for r in counted),
+                "providers_degraded": sum(r.status is Status.DEGRADED for r in counted),
+                "alerting": sum(r.alerting for r in rows),
+            },
+            details={
+                "format": doc.format,
+                "http_status": doc.http_status,
+                "request_id": request_id,
+                "providers": {r.label: _provider_details(r) for r in providers},
+                "dependencies": {r.key: r.status.value for r in rows
+                                 if not r.key.startswith("ai:")},
+            },
+            rows=rows,
+            error=summary if answered_badly else None,
+            failure=Failure.TARGET if answered_badly else Failure.NONE,
+            request_id=request_id,
+        )
+
+    def _rows(self, doc: HealthDocument) -> tuple[Row, ...]:
+        if doc.components:
+            self._count_streaks(doc.components)
+        # An answer without components says nothing about them: their streaks stand.
+        return tuple(self._row(c) for c in doc.components)
+
+    def _count_streaks(self, components: tuple[HealthComponent, ...]) -> None:
+        # Keys absent from this answer are dropped, so the dict never outgrows one answer.
+        self._streaks = {
+            c.key: self._streaks.get(c.key, 0) + 1 if c.status is Status.UNAVAILABLE else 0
+            for c in components
+        }
+
+    def _row(self, component: HealthComponent) -> Row:
+        streak = self._streaks.get(component.key, 0)
+        extra: dict[str, object] = {}
+        ignored = False
+        if component.provider_id is not None:
+            ignored = component.provider_id in self._ignored
+            extra = {"configured": component.configured, "ignored": ignored,
+                     **component.counts}
+        return Row(
+            key=component.key,
+            label=component.label,
+            status=component.status,
+            latency_ms=component.latency_ms,
+            message=component.message,
+            consecutive_failures=streak,
+            alerting=not ignored and streak > self.settings.unavailable_after,
+            extra=extra,
+        )
+
+
+def _provider_details(row: Row) -> dict[str, object]:
+    return {
+        "status": row.status.value,
+        "configured": row.extra.get("configured"),
+        "latency_ms": row.latency_ms,
+        "consecutive_unavailable": row.consecutive_failures,
+        "alerting": row.alerting,
+        "ignored": bool(row.extra.get("ignored")),
+    }
+
+
+# --- summary --------------------------------------------------------------------------------
+
+
+def _summary(doc: HealthDocument, rows: tuple[Row, ...], status: Status, path: str) -> str:
+    code = doc.http_status
+    problems = _problem_phrases(rows, doc)
+    if 200 <= code < 300:
+        if not doc.valid:
+            return doc.problem
+        if problems:
+            return one_line(" · ".join([_OVERALL_WORDS[status], *problems]), 240)
+        return f"ok · {_inventory(rows)}" if rows else "ok"
+    if 400 <= code < 500:
+        head = f"HTTP {code} from {path}"
+        if doc.error:
+            head += f": {doc.error}"
+    elif problems:
+        head = f"HTTP {code}"
+    else:
+        head = f"HTTP {code}: {doc.problem or doc.error or 'no reason given'}"
+    fine = [r.label for r in rows if r.key.startswith("ai:") and r.status is Status.HEALTHY]
+    tail = [", ".join(fine[:3]) + " healthy"] if problems and fine else []
+    return one_line(" · ".join([head, *problems, *tail]), 240)
+
+
+def _problem_phrases(rows: tuple[Row, ...], doc: HealthDocument) -> list[str]:
+    """Counted rows that are not healthy, the worst first."""
+    raw = {c.key: c.raw_status for c in doc.components}
+    unhealthy = [r for r in rows if r.status not in (Status.HEALTHY, Status.SKIPPED)
+                 and not r.extra.get("ignored")]
+    unhealthy.sort(key=lambda r: -r.status.rank)
+    phrases = [_phrase(r, raw.get(r.key, "")) for r in unhealthy[:SUMMARY_PROBLEMS]]
+    if len(unhealthy) > SUMMARY_PROBLEMS:
+        phrases.append(f"+{len(unhealthy) - SUMMARY_PROBLEMS} more")
+    return phrases
+
+
+def _phrase(row: Row, raw_status: str) -> str:
+    word = raw_status or row.status.label
+    if not row.message:
+        return f"{row.label} {word}"
+    if row.message.startswith(word):  # "disabled (no PostHog key)" already says it
+        return f"{row.label} {row.message}"
+    return f"{row.label} {word}: {row.message}"
+
+
+def _inventory(rows: tuple[Row, ...]) -> str:
+    providers = [r for r in rows if r.key.startswith("ai:")]
+    if not providers:
+        return _plural(len(rows), "component")
+    counts = [
+        (sum(r.status is Status.DEGRADED for r in providers), "degraded"),
+        (sum(r.status is Status.UNAVAILABLE for r in providers), "unavailable"),
+        (sum(r.status is Status.SKIPPED for r in providers), "not configured"),
+        (sum(bool(r.extra.get("ignored")) for r in providers), "ignored"),
+    ]
+    notes = ", ".join(f"{n} {word}" for n, word in counts if n)
+    return _plural(len(providers), "provider") + (f" ({notes})" if notes else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# --- transport failures ---------------------------------------------------------------------
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    value = one_line(response.headers.get("x-request-id", ""), 100)
+    return value or None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 10:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _connect_reason(exc: httpx.ConnectError, url: str) -> str:
+    where = _host_port(exc, url)
+    host = _failed_url(exc, url).host
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = one_line(cause.verify_message or cause.reason or "", 80)
+            return f"TLS error: certificate verify failed ({detail})" if detail else \
+                "TLS error: certificate verify failed"
+        if isinstance(cause, ssl.SSLError):
+            reason = cause.reason or one_line(cause, 80)
+            return f"TLS error: {one_line(reason, 80).lower().replace('_', ' ')}"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {host}"
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) in (
+                errno.ECONNREFUSED,):
+            return f"connection refused by {where}"
+    text = one_line(exc, 120)
+    if "refused" in text.lower() or "all connection attempts failed" in text.lower():
+        return f"connection refused by {where}"
+    return f"cannot connect to {where}: {text or type(exc).__name__}"
+
+
+def _failed_url(exc: httpx.HTTPError, fallback: str) -> httpx.URL:
+    """The URL of the request that failed (after redirects it may not be the first)."""
+    try:
+        return exc.request.url
+    except RuntimeError:
+        return httpx.URL(fallback)
+
+
+def _host_port(exc: httpx.HTTPError, fallback: str) -> str:
+    url = _failed_url(exc, fallback)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _size(limit: int) -> str:
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if limit % factor == 0:
+            return f"{limit // factor} {unit}"
+    return f"{limit} bytes"
