@@ -1,0 +1,174 @@
+"""The Redis probe: memory against maxmemory, clients and throughput from one INFO.
+
+It keeps exactly one connection, named `ppcockpit`, for its whole life. After any failure
+the client is thrown away and the next check connects afresh, so a restarted server is
+picked up and a half-read reply can never confuse a later check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ppcockpit.config_model import RedisProbeConfig
+from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
+from ppcockpit.secrets import Redactor, redact_url
+from ppcockpit.text import one_line
+from probes.redis_info import Counters, UnexpectedInfo, summarize_info
+
+CLIENT_NAME = "ppcockpit"
+_SCHEMES = ("redis", "rediss", "unix")
+# Socket timeouts a little under the runner's, so the probe can say which step hung.
+_SOCKET_TIMEOUT_SHARE = 0.9
+_CLOSE_TIMEOUT = 1.0
+
+
+class RedisProbe:
+    """Watches one Redis server through a single persistent, named connection."""
+
+    def __init__(self, url: str, settings: RedisProbeConfig, *, name: str = "redis",
+                 ssl_ca_file: str | None = None) -> None:
+        self.name = name
+        self.target = redact_url(url)
+        self.interval = settings.interval
+        self.timeout = settings.timeout
+        self._url = url
+        self._settings = settings
+        self._ssl_ca_file = ssl_ca_file
+        self._endpoint, password = _endpoint_and_password(url)
+        # Anything we word ourselves from library errors goes through this first.
+        self._redact = Redactor([v for v in (password, unquote(password or "")) if v])
+        self._client: Any = None  # redis.asyncio.Redis, imported lazily
+        self._in_doubt = False  # a command was interrupted: the connection state is unknown
+        self._counters: Counters | None = None
+
+    async def check(self) -> Reading:
+        if self._in_doubt:
+            await self._drop_client()
+        client = self._client or self._new_client()
+        self._in_doubt = True
+        try:
+            info = await client.info()
+        except Exception as exc:
+            await self._drop_client()
+            raise self._explain(exc) from None
+        self._in_doubt = False
+        result = summarize_info(info, self._settings.memory_warn, self._settings.memory_crit,
+                                self._counters)
+        if isinstance(result, UnexpectedInfo):
+            raise TargetUnavailable(result.reason)
+        self._counters = result.counters
+        return Reading(probe=self.name, target=self.target, status=result.status,
+                       summary=result.summary, metrics=result.metrics, details=result.details)
+
+    async def aclose(self) -> None:
+        await self._drop_client()
+
+    def _new_client(self) -> Any:
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        scheme = urlsplit(self._url).scheme.lower()
+        if scheme not in _SCHEMES:
+            raise ProbeMisconfigured(
+                f"Redis URL must start with redis://, rediss:// or unix://, got {scheme!r}")
+        socket_timeout = self.timeout * _SOCKET_TIMEOUT_SHARE
+        options: dict[str, Any] = {
+            "client_name": CLIENT_NAME,
+            "single_connection_client": True,
+            "decode_responses": True,
+            # RESP2: every Redis speaks it (HELLO needs 6.0+) and INFO reads the same.
+            "protocol": 2,
+            "socket_timeout": socket_timeout,
+            # The runner paces retries with backoff; the library must not add its own.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if scheme != "unix":
+            options["socket_connect_timeout"] = socket_timeout
+        if scheme == "rediss" and self._ssl_ca_file:
+            options["ssl_ca_certs"] = self._ssl_ca_file
+        try:
+            self._client = redis.asyncio.Redis.from_url(self._url, **options)
+        except (ValueError, TypeError) as exc:
+            raise ProbeMisconfigured(
+                f"invalid Redis URL {self.target}: {self._safe(exc)}") from None
+        return self._client
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        self._in_doubt = False
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.aclose(), _CLOSE_TIMEOUT)
+
+    def _explain(self, exc: BaseException) -> Exception:
+        """The one-line, secret-free reason for a failed check."""
+        from redis import exceptions as errors
+
+        where = self._endpoint
+        causes = list(_causes(exc))
+        for cause in causes:
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                detail = cause.verify_message or cause.reason or "certificate rejected"
+                return TargetUnavailable(
+                    f"TLS error: certificate verify failed: {self._safe(detail)}")
+            if isinstance(cause, ssl.SSLError):
+                return TargetUnavailable(f"TLS error: {self._safe(cause.reason or cause)}")
+        for cause in causes:
+            if isinstance(cause, ConnectionRefusedError):
+                return TargetUnavailable(f"connection refused by {where}")
+            if (isinstance(cause, FileNotFoundError | PermissionError) and self._ssl_ca_file
+                    and not os.access(self._ssl_ca_file, os.R_OK)):
+                return ProbeMisconfigured(
+                    f"cannot read the TLS CA file {self._ssl_ca_file}: "
+                    f"{self._safe(cause.strerror or cause)}")
+        if isinstance(exc, errors.AuthenticationError):
+            if getattr(exc, "status_code", None) == "NOAUTH":
+                return TargetUnavailable(f"authentication failed: password required by {where}")
+            return TargetUnavailable("authentication failed: wrong password")
+        if isinstance(exc, errors.TimeoutError | TimeoutError):
+            return TargetUnavailable(f"timed out talking to {where}")
+        if isinstance(exc, errors.BusyLoadingError):
+            return TargetUnavailable(f"{where} is loading its dataset")
+        if isinstance(exc, errors.NoPermissionError):
+            return TargetUnavailable(f"permission denied: {self._safe(exc)}")
+        if isinstance(exc, errors.ConnectionError):
+            return TargetUnavailable(f"cannot talk to {where}: {self._safe(exc)}")
+        if isinstance(exc, errors.ResponseError):
+            return TargetUnavailable(f"unexpected reply from {where}: {self._safe(exc)}")
+        if isinstance(exc, OSError):
+            return TargetUnavailable(f"cannot connect to {where}: {self._safe(exc)}")
+        if isinstance(exc, ProbeMisconfigured):
+            return exc
+        return RuntimeError(f"Redis probe failed: {type(exc).__name__}: {self._safe(exc)}")
+
+    def _safe(self, text: object) -> str:
+        return self._redact(one_line(text))
+
+
+def _endpoint_and_password(url: str) -> tuple[str, str | None]:
+    """"host:port" (or the socket path) to name in messages, and the URL's password."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return parts.path or "the Unix socket", parts.password
+        return f"{parts.hostname or 'localhost'}:{parts.port or 6379}", parts.password
+    except ValueError:
+        return "the configured Redis", None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it was raised from, without looping."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
