@@ -41,12 +41,18 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 @dataclass
 class RedisServer:
-    """A running redis-server on 127.0.0.1:port; `stop()` (or context exit) ends it."""
+    """A running redis-server on 127.0.0.1:port; `stop()` (or context exit) ends it.
+
+    Start it from a thread that lives as long as the server: PR_SET_PDEATHSIG fires when the
+    *thread* that started the child exits, not only the process.
+    """
 
     port: int
     process: subprocess.Popen[bytes]
     workdir: Path
     password: str | None = None
+    maxmemory: str = "64mb"
+    extra: tuple[str, ...] = ()
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
@@ -79,7 +85,7 @@ class RedisServer:
             stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
         )
         server = cls(port=chosen, process=process, workdir=Path(tmp.name),
-                     password=password, _tmp=tmp)
+                     password=password, maxmemory=maxmemory, extra=extra, _tmp=tmp)
         server._wait_ready(ready_timeout)
         return server
 
@@ -109,6 +115,7 @@ class RedisServer:
         """Start a fresh server on the same port after `kill()`."""
         self.stop()
         fresh = RedisServer.start(port=self.port, password=self.password,
+                                  maxmemory=self.maxmemory, extra=self.extra,
                                   ready_timeout=ready_timeout)
         self.process, self.workdir, self._tmp = fresh.process, fresh.workdir, fresh._tmp
 
