@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -11,9 +13,11 @@ from textual.app import App
 from textual.binding import Binding
 
 from ppcockpit.config import Config, ConfigError
-from ppcockpit.model import Reading, Status, Transition
+from ppcockpit.model import Reading, Status, TargetUnavailable, Transition
+from ppcockpit.probe import DeployAware
 from ppcockpit.runner import ProbeRunner
 from ppcockpit.state import CockpitState
+from ppcockpit.telemetry import CockpitTelemetry, create_annotation
 from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
 from screens.help import HelpScreen
@@ -48,6 +52,7 @@ class CockpitApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "next_theme", "Theme"),
+        Binding("d", "mark_deploy", "Mark deploy"),
         Binding("F", "fault_menu", "Fault drill", key_display="F"),
         Binding("q", "quit", "Quit"),
     ]
@@ -65,6 +70,11 @@ class CockpitApp(App[int]):
         intervals = {name: probe.interval for name, probe in runner.probes.items()}
         self.state = CockpitState(runner.names, intervals, history=config.history)
         self._snapshot_pending = False
+        posthog = config.environment.posthog
+        self.telemetry = CockpitTelemetry(
+            posthog.capture_key if posthog else None,
+            posthog.host if posthog else "", environment=config.environment_name,
+            operator=config.operator)
 
     def get_default_screen(self) -> DashboardScreen:
         redis = self.config.probes.redis
@@ -83,11 +93,14 @@ class CockpitApp(App[int]):
         self.theme = self.initial_theme
         self.runner.subscribe(self._reading_arrived)
         self.runner.start()
+        self.telemetry.capture("cockpit_session_started",
+                               {"read_only": self.read_only, "rehearsal": bool(self.rehearsal)})
         self._push_snapshot()
         self.set_interval(1.0, self._push_snapshot)  # ages and staleness move with the clock
 
     async def on_unmount(self) -> None:
         await self.runner.stop()
+        await asyncio.to_thread(self.telemetry.close)  # flush, within its own time limit
 
     def _reading_arrived(self, reading: Reading) -> None:
         for transition in self.state.apply(reading):
@@ -156,6 +169,34 @@ class CockpitApp(App[int]):
     def action_next_theme(self) -> None:
         self.theme = next_theme(self.theme)
         self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_mark_deploy(self) -> None:
+        """The deploy went live now: before/after comparisons and change checks start here."""
+        at = datetime.now(UTC)
+        marked = [name for name, probe in self.runner.probes.items()
+                  if isinstance(probe, DeployAware)]
+        for name in marked:
+            self.runner.probes[name].mark_deploy(at)  # type: ignore[attr-defined]
+        self.notify(f"Deploy marked at {at:%H:%M:%S} UTC"
+                    + (f" for {', '.join(marked)}" if marked else ""), timeout=4)
+        posthog = self.config.environment.posthog
+        if posthog and posthog.api_key and not self.read_only:
+            self.run_worker(self._annotate_deploy(at), group="posthog", exit_on_error=False)
+        self.runner.refresh(marked)
+
+    async def _annotate_deploy(self, at: datetime) -> None:
+        posthog = self.config.environment.posthog
+        assert posthog is not None and posthog.api_key
+        content = f"Deploy of {self.config.environment_name} marked by {self.config.operator}"
+        try:
+            annotation = await create_annotation(posthog.host, posthog.project_id,
+                                                 posthog.api_key, content, at, timeout=10.0)
+        except TargetUnavailable as exc:
+            self.notify(self.config.redactor(exc.reason), title="PostHog annotation",
+                        severity="warning")
+            return
+        self.notify(f"Annotation {annotation} created in PostHog", title="Deploy marker",
+                    timeout=4)
 
     def action_fault_menu(self) -> None:
         if self.rehearsal is None:

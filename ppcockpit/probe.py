@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ppcockpit.model import Reading
@@ -27,3 +28,10 @@ class Probe(Protocol):
     async def check(self) -> Reading: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class DeployAware(Protocol):
+    """A probe whose verdict depends on when the last deploy happened (before/after)."""
+
+    def mark_deploy(self, at: datetime) -> None: ...
