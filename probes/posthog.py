@@ -1,0 +1,366 @@
+"""The PostHog failure ratio: one HogQL query per check, per-minute counts, before/after deploy.
+
+Gentle with PostHog's rate limits: one query per check (the last 2 x window minutes, so the
+before/after comparison needs no second query), the last good answer is kept and shown as
+stale while PostHog says 429 or is down, and a rejected key is asked about only once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ppcockpit.config_model import PosthogEnvironment, PosthogProbeConfig
+from ppcockpit.durations import format_duration
+from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
+from ppcockpit.secrets import Redactor, fingerprint
+from ppcockpit.text import one_line
+from probes.posthog_series import (
+    MINUTE,
+    MinuteCount,
+    dense_series,
+    evaluate,
+    floor_minute,
+    parse_query_rows,
+    parse_timestamp,
+    window_minutes,
+)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_SERIES_MINUTES = 2 * 24 * 60  # a window of at most 24h keeps the series bounded
+DEFAULT_RETRY_AFTER = 60.0  # PostHog's limits are per minute
+MAX_RETRY_AFTER = 3600.0
+ANNOTATION_TIMEOUT = 5.0
+_MARGIN = 0.8  # the HTTP work must end before the runner's own timeout fires
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One good query answer, kept to be shown again while PostHog cannot be asked."""
+
+    series: list[MinuteCount]
+    fetched_at: float  # time.monotonic()
+    skipped_rows: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def hogql_string(value: str) -> str:
+    """A HogQL string literal: backslashes and quotes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def build_query(success_event: str, failure_event: str, minutes: int, limit: int) -> str:
+    success, failure = hogql_string(success_event), hogql_string(failure_event)
+    # Newest first, so a LIMIT that bites drops the oldest minutes, never the current ones.
+    return (
+        "SELECT toStartOfMinute(timestamp) AS minute, "
+        f"countIf(event = {success}) AS completed, "
+        f"countIf(event = {failure}) AS failed "
+        f"FROM events WHERE timestamp > now() - INTERVAL {minutes} MINUTE "
+        f"AND event IN ({success}, {failure}) "
+        f"GROUP BY minute ORDER BY minute DESC LIMIT {limit}"
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header: delay-seconds or an HTTP-date; None when unusable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
+
+
+def newest_deploy_annotation(payload: object) -> datetime | None:
+    """The newest annotation whose content starts with "Deploy" (any case), tolerantly."""
+    results = payload.get("results") if isinstance(payload, dict) else payload
+    if not isinstance(results, list):
+        return None
+    newest: datetime | None = None
+    for item in results:
+        if not isinstance(item, dict) or item.get("deleted") is True:
+            continue
+        content = item.get("content")
+        if not isinstance(content, str) or not content.lstrip().lower().startswith("deploy"):
+            continue
+        try:
+            marker = parse_timestamp(item.get("date_marker"))
+        except ValueError:
+            continue
+        if newest is None or marker > newest:
+            newest = marker
+    return newest
+
+
+class PosthogProbe:
+    """The failure ratio of the app's requests, from PostHog's event counts."""
+
+    def __init__(self, env: PosthogEnvironment, settings: PosthogProbeConfig, *,
+                 name: str = "posthog") -> None:
+        self.name = name
+        self.target = f"{env.host} project {env.project_id}"
+        self.interval = settings.interval
+        self.timeout = settings.timeout
+        self._env = env
+        self._settings = settings
+        self._api_key = env.api_key or ""
+        self._redact = Redactor([self._api_key])
+        self._minutes = window_minutes(settings.window)
+        self._project_path = f"/api/projects/{quote(env.project_id, safe='')}"
+        self._client: httpx.AsyncClient | None = None
+        self._cache: _Answer | None = None
+        self._rejected: str | None = None
+        self._not_before = 0.0  # monotonic; no query before this (PostHog's Retry-After)
+        self._marked_deploy: datetime | None = None
+        self._annotated_deploy: datetime | None = None
+
+    # -- public -------------------------------------------------------------------------
+
+    def mark_deploy(self, at: datetime) -> None:
+        """The operator recorded a deploy at `at` (a naive time is taken as UTC)."""
+        self._marked_deploy = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+    @property
+    def deploy_at(self) -> datetime | None:
+        """The newer of the recorded deploy and PostHog's newest "Deploy..." annotation."""
+        known = [t for t in (self._marked_deploy, self._annotated_deploy) if t is not None]
+        return max(known) if known else None
+
+    async def check(self) -> Reading:
+        if self._rejected is not None:
+            raise TargetUnavailable(self._rejected)  # said once: never asked again
+        if 2 * self._minutes > MAX_SERIES_MINUTES:
+            raise ProbeMisconfigured(
+                f"window {format_duration(self._settings.window)} is longer than 24h")
+        wait = self._not_before - time.monotonic()
+        if wait > 0:
+            return self._rate_limited(wait)
+        deadline = time.monotonic() + self.timeout * _MARGIN
+        try:
+            payload = await self._query(deadline)
+            parsed = parse_query_rows(payload, max_rows=self._row_limit * 2)
+        except _RateLimited as limited:
+            self._not_before = time.monotonic() + limited.retry_after
+            return self._rate_limited(limited.retry_after)
+        except ValueError as exc:  # a body we cannot read: the target answered badly
+            return self._unavailable(self._clean(str(exc)))
+        except TargetUnavailable as exc:
+            if self._rejected is not None:
+                raise
+            return self._unavailable(exc.reason)
+        await self._refresh_deploy_annotation(deadline)
+        self._cache = self._answer(parsed.counts, parsed.skipped, payload)
+        return self._reading(self._cache)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    @property
+    def _row_limit(self) -> int:
+        return 2 * self._minutes + 2
+
+    async def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # Loading the CA bundle takes ~50 ms: not on the event loop.
+            client = await asyncio.to_thread(self._new_client)
+            if self._client is None:
+                self._client = client
+            else:
+                await client.aclose()
+        return self._client
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self._env.host,
+            headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"},
+            timeout=self.timeout * _MARGIN,
+            follow_redirects=False,
+        )
+
+    async def _query(self, deadline: float) -> Any:
+        query = build_query(self._settings.success_event, self._settings.failure_event,
+                            2 * self._minutes, self._row_limit)
+        body = {"query": {"kind": "HogQLQuery", "query": query}, "refresh": "blocking"}
+        status, headers, raw = await self._send("POST", f"{self._project_path}/query/",
+                                                deadline, json_body=body)
+        if status in (401, 403):
+            scope = " (it needs query:read scope)" if status == 403 else ""
+            self._rejected = (f"PostHog key rejected: HTTP {status}{scope}, "
+                              f"key {fingerprint(self._api_key)}")
+            raise TargetUnavailable(self._rejected)
+        if status == 429:
+            now = datetime.now(UTC)
+            retry = parse_retry_after(headers.get("retry-after"), now) or DEFAULT_RETRY_AFTER
+            raise _RateLimited(retry)
+        code, detail = self._drf_error(raw)
+        if status == 400:
+            if code == "validation_error":
+                raise ProbeMisconfigured(f"HogQL error: {detail or 'no detail given'}")
+            raise ProbeMisconfigured(f"PostHog refused the query (HTTP 400): {detail}")
+        if status == 404:
+            raise ProbeMisconfigured(
+                f"PostHog has no project {self._env.project_id} at {self._env.host} (HTTP 404)")
+        if status != 200:
+            said = f": {code or detail}" if code or detail else ""
+            raise TargetUnavailable(f"PostHog answered HTTP {status}{said}")
+        return self._json(raw, headers)
+
+    async def _refresh_deploy_annotation(self, deadline: float) -> None:
+        """Read the newest deploy annotation; any failure only keeps the marker we had."""
+        budget = min(ANNOTATION_TIMEOUT, deadline - time.monotonic())
+        if budget < 0.2:
+            return
+        try:
+            status, headers, raw = await self._send(
+                "GET", f"{self._project_path}/annotations/", time.monotonic() + budget,
+                params={"limit": "20"})
+            if status == 200:
+                marker = newest_deploy_annotation(self._json(raw, headers))
+                if marker is not None:
+                    self._annotated_deploy = marker
+        except TargetUnavailable:
+            pass
+
+    async def _send(self, method: str, path: str, deadline: float, *,
+                    json_body: Any = None, params: dict[str, str] | None = None,
+                    ) -> tuple[int, httpx.Headers, bytes]:
+        client = await self._http()
+        timeout = max(0.1, deadline - time.monotonic())
+        try:
+            # httpx bounds each phase; the whole exchange is bounded here.
+            async with asyncio.timeout(timeout), client.stream(
+                    method, path, json=json_body, params=params, timeout=timeout) as response:
+                raw = await self._read_limited(response)
+                return response.status_code, response.headers, raw
+        except (httpx.TimeoutException, TimeoutError):
+            raise TargetUnavailable(
+                f"PostHog did not answer within {format_duration(timeout)}") from None
+        except httpx.ConnectError as exc:
+            text = str(exc).lower()
+            refused = "refused" in text or "all connection attempts failed" in text
+            why = "connection refused" if refused else "cannot connect"
+            raise TargetUnavailable(f"cannot reach PostHog at {self._env.host}: {why}") from None
+        except httpx.HTTPError as exc:
+            raise TargetUnavailable(
+                f"PostHog request failed ({type(exc).__name__})") from None
+
+    @staticmethod
+    async def _read_limited(response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise TargetUnavailable(f"PostHog answer is larger than {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _json(self, raw: bytes, headers: httpx.Headers) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            kind = headers.get("content-type", "no content type").split(";")[0]
+            looks = "an HTML page" if raw.lstrip()[:1] == b"<" else "a body"
+            raise TargetUnavailable(
+                f"PostHog answered with {looks} that is not JSON ({self._clean(kind)})",
+            ) from None
+
+    def _drf_error(self, raw: bytes) -> tuple[str, str]:
+        """`code` (or `type`) and `detail` of a DRF error body; empty strings when absent."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return "", ""
+        if not isinstance(data, dict):
+            return "", ""
+        code = data.get("code") or data.get("type") or ""
+        detail = data.get("detail") or ""
+        return self._clean(str(code), 40), self._clean(str(detail), 160)
+
+    def _clean(self, text: str, limit: int = 200) -> str:
+        return one_line(self._redact(text), limit=limit)
+
+    # -- readings -----------------------------------------------------------------------
+
+    def _answer(self, counts: list[MinuteCount], skipped: int, payload: Any) -> _Answer:
+        # The window ends at the newest minute the server reports when it is ahead of the
+        # local clock (a rehearsal stand-in may run on accelerated time).
+        end = floor_minute(datetime.now(UTC))
+        if counts:
+            end = max(end, max(c.minute for c in counts))
+        annotated = self._annotated_deploy
+        if annotated is not None and end < annotated <= end + self._minutes * MINUTE:
+            end = floor_minute(annotated)
+        series = dense_series(counts, end, 2 * self._minutes)
+        extra = {"server_cached": payload.get("is_cached") is True,
+                 "truncated": payload.get("hasMore") is True}
+        return _Answer(series, time.monotonic(), skipped, extra)
+
+    def _reading(self, answer: _Answer, *, cached: bool = False,
+                 describe: Callable[[str], str] = str, **overrides: Any) -> Reading:
+        """The reading for `answer`; `describe` turns the verdict's summary into the shown one."""
+        verdict = evaluate(answer.series, self._settings, self.deploy_at)
+        age = round(time.monotonic() - answer.fetched_at, 1) if cached else 0.0
+        details = verdict.details | answer.extra | {
+            "cached": cached, "stale": cached, "retry_after_s": overrides.get("retry_after"),
+            "skipped_rows": answer.skipped_rows,
+        }
+        return Reading(probe=self.name, target=self.target,
+                       status=overrides.pop("status", verdict.status),
+                       summary=describe(verdict.summary),
+                       metrics=verdict.metrics | {"data_age_s": age}, details=details,
+                       **overrides)
+
+    def _rate_limited(self, retry_after: float) -> Reading:
+        wait = round(retry_after, 1)
+        if self._cache is None:
+            raise TargetUnavailable("rate limited by PostHog", retry_after=wait)
+        age = _age(self._cache)
+        note = f" · stale {age} (rate limited, retry in {format_duration(wait)})"
+        return self._reading(self._cache, cached=True, retry_after=wait,
+                             describe=lambda summary: summary + note)
+
+    def _unavailable(self, reason: str) -> Reading:
+        """PostHog failed: keep showing the last good series (flagged stale) if there is one."""
+        if self._cache is None:
+            raise TargetUnavailable(reason)
+        age = _age(self._cache)
+        return self._reading(
+            self._cache, cached=True, status=Status.UNAVAILABLE, failure=Failure.TARGET,
+            error=reason,
+            describe=lambda summary: f"{reason} · stale {age}, last answer: {summary}")
+
+
+def _age(answer: _Answer) -> str:
+    """How old a cached answer is, in whole seconds at least ("1s", "2m")."""
+    return format_duration(max(1.0, time.monotonic() - answer.fetched_at))
