@@ -82,7 +82,10 @@ class RedisPanel(Vertical):
         head = status_text(reading.status, styles)
         if "redis" in snapshot.stale:
             head.append(" (stale)")
-        if reading.status is not Status.HEALTHY:
+        ratio = reading.metrics.get("memory_ratio")
+        if isinstance(ratio, int | float):
+            head.append(f"  memory {percent(ratio)}")
+        elif reading.status is not Status.HEALTHY:
             head.append(f"  {reading.summary}")  # Text.append: outside text is never markup
         status_line.update(head)
         if reading.status is Status.SKIPPED:
@@ -100,18 +103,20 @@ class RedisPanel(Vertical):
 
     @staticmethod
     def _numbers(reading: Reading) -> str:
+        """Short lines (≤ 34 columns) so the panel reads without wrapping at 80x24."""
         m = reading.metrics
         limit = m.get("maxmemory")
-        limit_text = size(limit) if limit else "no maxmemory set"
+        limit_text = f"of {size(limit)}" if limit else "(no maxmemory set)"
         frag = m.get("mem_fragmentation_ratio")
         frag_text = f" · frag {frag:.2f}" if isinstance(frag, int | float) else ""
         lines = [
-            f"used {size(m.get('used_memory'))} of {limit_text}",
+            f"used {size(m.get('used_memory'))} {limit_text}",
             f"rss {size(m.get('used_memory_rss'))}{frag_text}",
             f"clients {_count(m.get('connected_clients'))} · blocked "
-            f"{_count(m.get('blocked_clients'))} · {_count(m.get('ops_per_sec'))} ops/s",
-            f"rejected +{_count(m.get('rejected_connections_delta'))}, evicted "
-            f"+{_count(m.get('evicted_keys_delta'))} since start",
+            f"{_count(m.get('blocked_clients'))}",
+            f"{_count(m.get('ops_per_sec'))} ops/s",
+            f"evicted +{_count(m.get('evicted_keys_delta'))} since start",
+            f"rejected +{_count(m.get('rejected_connections_delta'))} since start",
         ]
         if reading.error and reading.status is not Status.HEALTHY:
             lines.append(f"last error: {reading.error}")

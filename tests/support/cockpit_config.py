@@ -21,4 +21,4 @@ def write_config(directory: Path, environment: dict[str, Any],
 
 def make_config(directory: Path, environment: dict[str, Any],
                 probes: dict[str, Any] | None = None) -> Config:
-    return load_config(write_config(directory, environment, probes), environ={})
+    return load_config(write_config(directory, environment, probes))
