@@ -92,7 +92,9 @@ def load_config(
     if isinstance(environments, dict) and environments:
         names = tuple(environments)
         cockpit = raw.get("cockpit") if isinstance(raw.get("cockpit"), dict) else {}
-        chosen = env_name or cockpit.get("environment") or names[0]
+        default = cockpit.get("environment")
+        # A default of the wrong type is reported by validation below, not here.
+        chosen = env_name or (default if isinstance(default, str) else None) or names[0]
         if chosen not in environments:
             origin = "--env" if env_name else "cockpit.environment"
             raise ConfigError(
