@@ -57,26 +57,38 @@ asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
 """
 
 
-async def sweep_seconds(ports: list[int]) -> float:
-    settings = HealthProbeConfig(interval=30.0, timeout=10.0)
-    probes = [HealthProbe(f"http://127.0.0.1:{port}", settings, name=f"health-{i}")
-              for i, port in enumerate(ports)]
-    runner = ProbeRunner(probes)
+def make_runner(ports: list[int]) -> ProbeRunner:
+    settings = HealthProbeConfig(interval="30s", timeout="10s")
+    return ProbeRunner([HealthProbe(f"http://127.0.0.1:{port}", settings, name=f"health-{i}")
+                        for i, port in enumerate(ports)])
+
+
+async def sweep_seconds(runner: ProbeRunner) -> float:
     started = time.perf_counter()
     readings = await runner.sweep()
     elapsed = time.perf_counter() - started
-    await runner.stop()
     bad = [r for r in readings if r.status.value != "healthy"]
     if bad:
         raise SystemExit(f"{len(bad)} targets not healthy, e.g. {bad[0].summary}")
     return elapsed
 
 
-async def measure(ports: list[int], runs: int) -> tuple[float, float]:
-    await sweep_seconds(ports[-1:])  # warm up imports and the loop
-    single = [await sweep_seconds(ports[-1:]) for _ in range(runs)]
-    fanned = [await sweep_seconds(ports) for _ in range(runs)]
-    return statistics.median(single), statistics.median(fanned)
+async def measure(ports: list[int], runs: int) -> tuple[float, float, float]:
+    """(slowest alone, first sweep of all, steady sweep of all), steady ones as medians.
+
+    The cockpit keeps its probes, their clients and keep-alive connections from one sweep
+    to the next, so the steady sweep is the figure; the first (cold) one is shown too.
+    """
+    single, every = make_runner(ports[-1:]), make_runner(ports)
+    try:
+        await sweep_seconds(single)
+        alone = statistics.median([await sweep_seconds(single) for _ in range(runs)])
+        cold = await sweep_seconds(every)
+        steady = statistics.median([await sweep_seconds(every) for _ in range(runs)])
+    finally:
+        await single.stop()
+        await every.stop()
+    return alone, cold, steady
 
 
 def main() -> None:
@@ -90,14 +102,16 @@ def main() -> None:
     try:
         assert server.stdout is not None
         ports = json.loads(server.stdout.readline())
-        single, fanned = asyncio.run(measure(ports, args.runs))
+        alone, cold, steady = asyncio.run(measure(ports, args.runs))
     finally:
         server.kill()
         server.wait()
-    ratio = fanned / single
-    print(f"slowest target alone : {single * 1000:7.0f} ms (median of {args.runs})")
-    print(f"{args.targets} targets, one sweep: {fanned * 1000:7.0f} ms (median of {args.runs})")
-    print(f"ratio                : {ratio:7.2f}x  (budget 1.3x: "
+    ratio = steady / alone
+    print(f"slowest target alone      : {alone * 1000:7.0f} ms (median of {args.runs})")
+    print(f"{args.targets} targets, first sweep : {cold * 1000:7.0f} ms "
+          f"({cold / alone:.2f}x: clients built, connections opened)")
+    print(f"{args.targets} targets, one sweep   : {steady * 1000:7.0f} ms (median of {args.runs})")
+    print(f"ratio                     : {ratio:7.2f}x  (budget 1.3x: "
           f"{'OK' if ratio <= 1.3 else 'OVER'})")
 
 

@@ -8,6 +8,7 @@ Usage: uv run python bench/startup.py [--runs N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -15,7 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# "Frame" is printed once the first full screen has been painted (call_after_refresh), the
+# same way for both apps; probes that start after that paint are not counted.
 BARE = """
+import asyncio
 from textual.app import App
 from textual.widgets import Footer, Header, Static
 
@@ -26,7 +30,9 @@ class Bare(App):
         yield Footer()
 
 async def ready(pilot):
-    await pilot.pause()
+    painted = asyncio.get_running_loop().create_future()
+    pilot.app.call_after_refresh(painted.set_result, None)
+    await painted
     print("frame", flush=True)
     pilot.app.exit()
 
@@ -34,6 +40,7 @@ Bare().run(headless=True, size=(160, 48), auto_pilot=ready)
 """
 
 COCKPIT = """
+import asyncio
 import sys
 from pathlib import Path
 from ppcockpit.cli import build_runner
@@ -41,7 +48,9 @@ from ppcockpit.app import make_app
 from ppcockpit.config import load_config
 
 async def ready(pilot):
-    await pilot.pause()
+    painted = asyncio.get_running_loop().create_future()
+    pilot.app.call_after_refresh(painted.set_result, None)
+    await painted
     print("frame", flush=True)
     pilot.app.exit()
 
@@ -57,10 +66,15 @@ redis_url = "redis://127.0.0.1:9/0"
 """
 
 
+# Both apps start as installed software does: with bytecode cached (the warm-up run writes
+# it), even where the environment sets PYTHONDONTWRITEBYTECODE.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def time_to_frame(code: str, *args: str) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.strip() == "frame":

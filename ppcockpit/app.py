@@ -92,7 +92,8 @@ class CockpitApp(App[int]):
             self.register_theme(theme)
         self.theme = self.initial_theme
         self.runner.subscribe(self._reading_arrived)
-        self.runner.start()
+        # The first frame comes first: probes (TLS contexts, connects) start right after it.
+        self.call_after_refresh(self.runner.start)
         self.telemetry.capture("cockpit_session_started",
                                {"read_only": self.read_only, "rehearsal": bool(self.rehearsal)})
         self._push_snapshot()

@@ -26,6 +26,7 @@ from ppcockpit.model import (
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
+from probes.http_client import new_client
 
 MAX_REDIRECTS = 5
 ACCEPT = "application/json, application/health+json"
@@ -60,9 +61,9 @@ class HealthProbe:
 
     # --- HTTP ---------------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = await new_client(
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
                 timeout=httpx.Timeout(self.settings.timeout),
@@ -73,7 +74,7 @@ class HealthProbe:
     async def _fetch(self) -> tuple[HealthDocument, str | None]:
         request_id: str | None = None
         try:
-            async with self._http().stream("GET", self._url) as response:
+            async with (await self._http()).stream("GET", self._url) as response:
                 request_id = _request_id(response)
                 content_type = response.headers.get("content-type", "")
                 body = await self._read_capped(response, request_id)

@@ -24,6 +24,7 @@ from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.secrets import Redactor, fingerprint
 from ppcockpit.text import one_line
+from probes.http_client import new_client
 from probes.posthog_series import (
     MINUTE,
     MinuteCount,
@@ -191,21 +192,18 @@ class PosthogProbe:
 
     async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            # Loading the CA bundle takes ~50 ms: not on the event loop.
-            client = await asyncio.to_thread(self._new_client)
+            client = await new_client(
+                base_url=self._env.host,
+                headers={"Authorization": f"Bearer {self._api_key}",
+                         "Accept": "application/json"},
+                timeout=self.timeout * _MARGIN,
+                follow_redirects=False,
+            )
             if self._client is None:
                 self._client = client
             else:
                 await client.aclose()
         return self._client
-
-    def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self._env.host,
-            headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"},
-            timeout=self.timeout * _MARGIN,
-            follow_redirects=False,
-        )
 
     async def _query(self, deadline: float) -> Any:
         query = build_query(self._settings.success_event, self._settings.failure_event,

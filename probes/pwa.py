@@ -23,6 +23,7 @@ from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
+from probes.http_client import new_client
 from probes.supabase_management import describe_transport_error
 
 INSTALLABLE_DISPLAYS = ("standalone", "fullscreen", "minimal-ui")
@@ -159,9 +160,9 @@ class PwaProbe:
         self._deploy_marked = self._last_sha is None
         self._deploy_at = (at or datetime.now(UTC)).isoformat()
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = await new_client(
                 base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
                 max_redirects=MAX_REDIRECTS, headers={"User-Agent": "ppcockpit-pwa-probe"})
         return self._client
@@ -170,7 +171,7 @@ class PwaProbe:
                    read_body: bool = True) -> Fetched:
         started = time.perf_counter()
         try:
-            async with self._http().stream("GET", path, headers=headers) as response:
+            async with (await self._http()).stream("GET", path, headers=headers) as response:
                 request_id = response.headers.get("x-request-id")
                 chunks: list[bytes] = []
                 size = 0

@@ -18,6 +18,7 @@ from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
+from probes.http_client import new_client
 from probes.supabase_management import describe_transport_error
 
 _MISSING_TABLE_CODES = {"42P01", "PGRST205"}
@@ -104,7 +105,7 @@ class SupabaseAuthProbe:
                 "Supabase url, anon_key, test_user_email and test_user_password are all needed")
         from supabase import AsyncClientOptions, acreate_client
 
-        http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True)
+        http = await new_client(timeout=self.timeout, follow_redirects=True)
         options = AsyncClientOptions(
             auto_refresh_token=False,  # else a refresh task outlives the check
             persist_session=False,

@@ -17,6 +17,7 @@ import httpx
 from ppcockpit.config_model import SupabaseEnvironment
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
 from ppcockpit.text import one_line
+from probes.http_client import new_client
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a backup or migration list is a few KB; never read more
 _MAX_RETRY_AFTER = 3600.0
@@ -97,9 +98,9 @@ class ManagementClient:
         host = urlsplit(self.base_url).netloc or self.base_url
         return f"Supabase project {self.project_ref} ({host})"
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = await new_client(
                 base_url=self.base_url,
                 timeout=self._timeout,
                 headers={"Authorization": f"Bearer {self._token}",
@@ -114,7 +115,7 @@ class ManagementClient:
             raise ProbeMisconfigured("Supabase project_ref and access_token are both needed")
         path = f"/v1/projects/{self.project_ref}/{resource}"
         try:
-            async with self._http().stream("GET", path) as response:
+            async with (await self._http()).stream("GET", path) as response:
                 body = await self._read_limited(response)
         except httpx.TransportError as exc:
             reason = describe_transport_error(exc, self._timeout)
