@@ -1,0 +1,46 @@
+"""The fault menu on its own: keys pick, Escape cancels (the app wiring is the lead's)."""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from screens.fault_menu import FaultMenu
+
+FAULTS = [("calm", "clears every fault"), ("provider-outage", "anthropic goes down"),
+          ("db-down", "503 with details")]
+
+
+class Host(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.picked: list[str | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(FaultMenu(FAULTS), self.picked.append)
+
+
+async def test_j_k_and_arrows_move_and_enter_picks() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j", "j", "k", "down", "enter")
+        await pilot.pause()
+    assert app.picked == ["db-down"]
+
+
+async def test_enter_on_the_first_item_picks_calm() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.picked == ["calm"]
+
+
+async def test_escape_dismisses_with_none() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, FaultMenu)
+        assert "REHEARSAL DRILL" in str(app.screen.query_one("#fault-menu-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, FaultMenu)
+    assert app.picked == [None]
