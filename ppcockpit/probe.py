@@ -31,6 +31,17 @@ class Probe(Protocol):
 
 
 @runtime_checkable
+class Preparable(Protocol):
+    """A probe with one-time set-up (imports, a TLS context) that is not the target's time.
+
+    The runner awaits `prepare()` once, before the first check, under PREPARE_TIMEOUT
+    instead of the probe's own timeout, so a cold start never reads as a slow target.
+    """
+
+    async def prepare(self) -> None: ...
+
+
+@runtime_checkable
 class DeployAware(Protocol):
     """A probe whose verdict depends on when the last deploy happened (before/after)."""
 

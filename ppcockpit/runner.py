@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
-from ppcockpit.probe import Probe
+from ppcockpit.probe import Preparable, Probe
 from ppcockpit.text import one_line
 
 ReadingCallback = Callable[[Reading], None]
+PREPARE_TIMEOUT = 30.0  # seconds for a probe's one-time set-up (imports, TLS context)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,7 @@ class ProbeRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}  # a target's Retry-After, monotonic clock
+        self._prepared: dict[str, asyncio.Task[None]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -80,8 +82,21 @@ class ProbeRunner:
     def subscribe(self, callback: ReadingCallback) -> None:
         self._listeners.append(callback)
 
+    async def _prepare(self, probe: Probe) -> None:
+        """Run `probe.prepare()` once (shared by concurrent callers); failures surface later
+        as the check's own failure, so they are not reported here."""
+        if not isinstance(probe, Preparable):
+            return
+        task = self._prepared.get(probe.name)
+        if task is None:
+            task = self._prepared[probe.name] = asyncio.ensure_future(
+                asyncio.wait_for(probe.prepare(), timeout=PREPARE_TIMEOUT))
+        with contextlib.suppress(Exception):
+            await asyncio.shield(task)
+
     async def run_once(self, probe: Probe) -> Reading:
         """One isolated, time-limited run of `probe`, always ending in a Reading."""
+        await self._prepare(probe)
         started = time.time()
         clock = time.perf_counter()
         try:
@@ -194,6 +209,9 @@ class ProbeRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        for task in self._prepared.values():
+            task.cancel()
+        await asyncio.gather(*self._prepared.values(), return_exceptions=True)
         await asyncio.gather(*(self._close(p) for p in self.probes.values()))
 
     @staticmethod

@@ -26,7 +26,7 @@ from ppcockpit.model import (
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
-from probes.http_client import new_client
+from probes.http_client import new_client, warm_up
 
 MAX_REDIRECTS = 5
 ACCEPT = "application/json, application/health+json"
@@ -53,6 +53,10 @@ class HealthProbe:
     async def check(self) -> Reading:
         doc, request_id = await self._fetch()
         return self._reading(doc, request_id)
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

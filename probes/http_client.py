@@ -7,6 +7,7 @@ ten seconds of the event loop on it; done once, in a thread, it costs nothing an
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ssl
 import threading
 from typing import Any
@@ -24,6 +25,18 @@ def tls_context() -> ssl.SSLContext:
         if _context is None:
             _context = httpx.create_ssl_context()
         return _context
+
+
+def _load_transport() -> None:
+    tls_context()
+    # What httpx imports lazily on a client's first request, imported here instead.
+    for module in ("httpcore", "h11", "anyio._backends._asyncio"):
+        importlib.import_module(module)
+
+
+async def warm_up() -> None:
+    """Everything an HTTP probe's first request would do on the event loop, in a thread."""
+    await asyncio.to_thread(_load_transport)
 
 
 async def new_client(**options: Any) -> httpx.AsyncClient:

@@ -24,7 +24,7 @@ from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.secrets import Redactor, fingerprint
 from ppcockpit.text import one_line
-from probes.http_client import new_client
+from probes.http_client import new_client, warm_up
 from probes.posthog_series import (
     MINUTE,
     MinuteCount,
@@ -178,6 +178,10 @@ class PosthogProbe:
         await self._refresh_deploy_annotation(deadline)
         self._cache = self._answer(parsed.counts, parsed.skipped, payload)
         return self._reading(self._cache)
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
 
     async def aclose(self) -> None:
         if self._client is not None:

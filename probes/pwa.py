@@ -23,7 +23,7 @@ from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
-from probes.http_client import new_client
+from probes.http_client import new_client, warm_up
 from probes.supabase_management import describe_transport_error
 
 INSTALLABLE_DISPLAYS = ("standalone", "fullscreen", "minimal-ui")
@@ -305,6 +305,10 @@ class PwaProbe:
                    status=Status.HEALTHY if ok else Status.UNAVAILABLE,
                    latency_ms=fetched.latency_ms or None,
                    message="offline answers 200" if ok else f"offline route {_failure(fetched)}")
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import ssl
 from collections.abc import Iterator
@@ -65,6 +66,10 @@ class RedisProbe:
         self._counters = result.counters
         return Reading(probe=self.name, target=self.target, status=result.status,
                        summary=result.summary, metrics=result.metrics, details=result.details)
+
+    async def prepare(self) -> None:
+        """redis-py's import is slow when cold: off the loop, before the first timed check."""
+        await asyncio.to_thread(importlib.import_module, "redis.asyncio")
 
     async def aclose(self) -> None:
         await self._drop_client()

@@ -13,6 +13,7 @@ from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Reading, Status, TargetUnavailable
 from ppcockpit.text import one_line
+from probes.http_client import warm_up
 from probes.supabase_management import ManagementClient
 
 MAX_FAILED_LISTED = 10
@@ -175,6 +176,10 @@ class SupabaseBackupsProbe:
                 "failed": summary.failed,
             },
         )
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
 
     async def aclose(self) -> None:
         await self._api.aclose()

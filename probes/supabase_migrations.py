@@ -11,6 +11,7 @@ from pathlib import Path
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
 from ppcockpit.text import one_line
+from probes.http_client import warm_up
 from probes.supabase_management import ManagementClient
 
 MAX_LISTED = 20  # pending / unknown names kept in details and rows
@@ -140,6 +141,10 @@ class SupabaseMigrationsProbe:
             },
             rows=rows,
         )
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
 
     async def aclose(self) -> None:
         await self._api.aclose()

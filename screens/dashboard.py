@@ -66,8 +66,8 @@ class DashboardScreen(Screen[None]):
         self.query_one("#panels").set_class(width >= WIDE_AT, "wide")
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None or not self.is_mounted:
-            return
+        if snapshot is None or not self.is_mounted or not self.query(CockpitHeader):
+            return  # not composed yet, or being torn down on exit
         self.query_one(CockpitHeader).snapshot = snapshot
         self.query_one(HealthGrid).show(snapshot)
         self.query_one(RedisPanel).show(snapshot)

@@ -184,3 +184,24 @@ async def test_skipped_probes_are_reported_never_run() -> None:
 def test_duplicate_probe_names_are_refused() -> None:
     with pytest.raises(ValueError, match="two probes are named 'x'"):
         ProbeRunner([ScriptedProbe("x"), ScriptedProbe("x")])
+
+
+@dataclass
+class ColdStartProbe(ScriptedProbe):
+    """A probe whose first use needs slow one-time set-up (an import, a TLS context)."""
+
+    prepared: int = 0
+
+    async def prepare(self) -> None:
+        self.prepared += 1
+        await asyncio.sleep(self.timeout * 2)  # longer than a check may take
+
+
+async def test_preparation_is_not_counted_against_the_timeout() -> None:
+    probe = ColdStartProbe("cold", timeout=0.1)
+    runner = ProbeRunner([probe])
+    first, second = await asyncio.gather(runner.run_once(probe), runner.run_once(probe))
+    assert first.status is Status.HEALTHY and second.status is Status.HEALTHY
+    assert probe.prepared == 1  # once, shared by concurrent first checks
+    assert first.latency_ms is not None and first.latency_ms < 100
+    await runner.stop()
