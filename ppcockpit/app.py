@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from ppcockpit.state import CockpitState
 from ppcockpit.telemetry import CockpitTelemetry, create_annotation
 from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
+from screens.header import CockpitHeader
 from screens.help import HelpScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
 
@@ -39,6 +42,8 @@ class Rehearsal(Protocol):
     time_scale: float
 
     def faults(self) -> list[tuple[str, str]]: ...
+
+    def active_faults(self) -> dict[str, float]: ...
 
     def inject(self, name: str) -> str: ...
 
@@ -84,13 +89,17 @@ class CockpitApp(App[int]):
     def _rehearsal_label(self) -> str | None:
         if self.rehearsal is None:
             return None
-        return (f"{self.rehearsal.scenario} · time ×{self.rehearsal.time_scale:g} · "
-                "not production")
+        faults = [name for name in self.rehearsal.active_faults() if name != "calm"]
+        drill = ", ".join(faults) if faults else "calm"
+        return f"{drill} · time ×{self.rehearsal.time_scale:g} · not production"
 
     def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self.initial_theme
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGTERM ends the cockpit as `q` does: probes closed, events flushed.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
         self.runner.subscribe(self._reading_arrived)
         # The first frame comes first: probes (TLS contexts, connects) start right after it.
         self.call_after_refresh(self.runner.start)
@@ -100,6 +109,8 @@ class CockpitApp(App[int]):
         self.set_interval(1.0, self._push_snapshot)  # ages and staleness move with the clock
 
     async def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         await self.runner.stop()
         await asyncio.to_thread(self.telemetry.close)  # flush, within its own time limit
 
@@ -213,9 +224,13 @@ class CockpitApp(App[int]):
     def _inject_in_thread(self, name: str) -> None:
         assert self.rehearsal is not None
         message = self.rehearsal.inject(name)
-        self.call_from_thread(self._fault_injected, message)
+        label = self._rehearsal_label()
+        self.call_from_thread(self._fault_injected, message, label)
 
-    def _fault_injected(self, message: str) -> None:
+    def _fault_injected(self, message: str, label: str | None) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.query_one(CockpitHeader).rehearsal = label
         self.notify(message, title="Fault drill", timeout=5)
         self.runner.refresh()
 

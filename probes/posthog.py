@@ -298,14 +298,19 @@ class PosthogProbe:
             ) from None
 
     def _drf_error(self, raw: bytes) -> tuple[str, str]:
-        """`code` (or `type`) and `detail` of a DRF error body; empty strings when absent."""
+        """The kind of a DRF error body and its `detail`; empty strings when absent.
+
+        The kind is `type` when it is `validation_error` (PostHog's HogQL errors carry
+        `"type": "validation_error", "code": "invalid_input"`), else `code`, else `type`.
+        """
         try:
             data = json.loads(raw)
         except ValueError:
             return "", ""
         if not isinstance(data, dict):
             return "", ""
-        code = data.get("code") or data.get("type") or ""
+        kind = data.get("type")
+        code = kind if kind == "validation_error" else data.get("code") or kind or ""
         detail = data.get("detail") or ""
         return self._clean(str(code), 40), self._clean(str(detail), 160)
 

@@ -21,14 +21,13 @@ class CockpitHeader(Widget):
     COMPONENT_CLASSES = {"header--go", "header--no-go", "header--waiting", "header--rehearsal"}
     snapshot: reactive[Snapshot | None] = reactive(None)
     now: reactive[float] = reactive(0.0)
+    rehearsal: reactive[str | None] = reactive(None)
 
     def __init__(self, *, rehearsal: str | None = None,
                  clock: Callable[[], float] = time.time, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.rehearsal = rehearsal
+        self.set_reactive(CockpitHeader.rehearsal, rehearsal)
         self.clock = clock
-        if rehearsal:
-            self.add_class("rehearsal")
 
     def on_mount(self) -> None:
         self.now = self.clock()
@@ -38,24 +37,25 @@ class CockpitHeader(Widget):
         self.now = self.clock()
 
     def render(self) -> Text:
+        """Most important first, so a narrow terminal cuts only what matters least:
+        the rehearsal badge (never to be missed), the verdict, where, when, who, why."""
         snap = self.snapshot
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.rehearsal:
             text.append(f" REHEARSAL · {self.rehearsal} ",
                         style=self.get_component_rich_style("header--rehearsal"))
             text.append(" ")
-        text.append(" ppcockpit ", style="bold")
-        if snap is not None:
-            text.append(f"· {snap.environment} · {snap.operator} ")
-        clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M:%S")
-        text.append(f"· {clock} ")
         if snap is not None:
             decision = snap.verdict.decision
             style = self.get_component_rich_style(f"header--{decision.value}")
-            text.append(" ")
             text.append(f" {VERDICT_GLYPHS[decision]} ", style=style)
-            if snap.verdict.reasons and decision is Decision.NO_GO:
+            text.append(f" {snap.environment}")
+        clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M:%S")
+        text.append(f" · {clock}")
+        if snap is not None:
+            text.append(f" · {snap.operator}")
+            if snap.verdict.reasons and snap.verdict.decision is Decision.NO_GO:
                 count = len(snap.verdict.reasons)
-                text.append(f" {count} reason{'s' if count > 1 else ''}: ")
+                text.append(f" · {count} reason{'s' if count > 1 else ''}: ")
                 text.append(snap.verdict.reasons[0])
         return text

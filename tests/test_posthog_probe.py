@@ -391,7 +391,9 @@ async def test_a_hung_query_times_out_inside_the_probe_budget() -> None:
 @pytest.mark.parametrize(("reply", "exception", "reason"), [
     (lambda: drf(400, "validation_error", "Unknown table `evnts`.\x1b[2J"), ProbeMisconfigured,
      "HogQL error: Unknown table `evnts`."),
-    (lambda: drf(400, "invalid_input", "bad"), ProbeMisconfigured,
+    (lambda: drf(400, "invalid_input", "Unknown table `evnts`."), ProbeMisconfigured,
+     "HogQL error: Unknown table `evnts`."),  # what PostHog sends: type validation_error
+    (lambda: drf(400, "invalid_input", "bad", "invalid_request"), ProbeMisconfigured,
      "PostHog refused the query (HTTP 400): bad"),
     (lambda: drf(404, "not_found", "Not found.", "invalid_request"), ProbeMisconfigured,
      f"PostHog has no project {PROJECT}"),

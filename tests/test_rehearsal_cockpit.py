@@ -54,7 +54,8 @@ async def test_fault_menu_injects_a_fault_and_the_grid_changes(stack: StackHandl
         assert supabase.status is Status.UNAVAILABLE
         app._push_snapshot()
         await pilot.pause()
-        assert "NO-GO" in screen_text(app).splitlines()[0]
+        header = screen_text(app).splitlines()[0]
+        assert "NO-GO" in header and "REHEARSAL · db-down" in header
 
 
 async def test_fault_menu_is_only_offered_in_rehearsal(stack: StackHandle) -> None:
