@@ -44,3 +44,17 @@ async def new_client(**options: Any) -> httpx.AsyncClient:
     if _context is None:
         await asyncio.to_thread(tls_context)
     return httpx.AsyncClient(verify=tls_context(), **options)
+
+
+async def read_limited(response: httpx.Response, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to be larger than `limit` bytes (the
+    declared Content-Length, or what has arrived): leaving the stream reads no more."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -24,7 +24,7 @@ from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.secrets import Redactor, fingerprint
 from ppcockpit.text import one_line
-from probes.http_client import new_client, warm_up
+from probes.http_client import new_client, read_limited, warm_up
 from probes.posthog_series import (
     MINUTE,
     MinuteCount,
@@ -262,7 +262,9 @@ class PosthogProbe:
             # httpx bounds each phase; the whole exchange is bounded here.
             async with asyncio.timeout(timeout), client.stream(
                     method, path, json=json_body, params=params, timeout=timeout) as response:
-                raw = await self._read_limited(response)
+                raw = await read_limited(response, MAX_BODY_BYTES)
+                if raw is None:
+                    raise TargetUnavailable(f"PostHog answer is larger than {MAX_BODY_BYTES} bytes")
                 return response.status_code, response.headers, raw
         except (httpx.TimeoutException, TimeoutError):
             raise TargetUnavailable(
@@ -276,16 +278,6 @@ class PosthogProbe:
             raise TargetUnavailable(
                 f"PostHog request failed ({type(exc).__name__})") from None
 
-    @staticmethod
-    async def _read_limited(response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise TargetUnavailable(f"PostHog answer is larger than {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _json(self, raw: bytes, headers: httpx.Headers) -> Any:
         try:

@@ -17,7 +17,7 @@ import httpx
 from ppcockpit.config_model import SupabaseEnvironment
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
 from ppcockpit.text import one_line
-from probes.http_client import new_client
+from probes.http_client import new_client, read_limited
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a backup or migration list is a few KB; never read more
 _MAX_RETRY_AFTER = 3600.0
@@ -116,7 +116,10 @@ class ManagementClient:
         path = f"/v1/projects/{self.project_ref}/{resource}"
         try:
             async with (await self._http()).stream("GET", path) as response:
-                body = await self._read_limited(response)
+                body = await read_limited(response, MAX_BODY_BYTES)
+                if body is None:
+                    raise TargetUnavailable(
+                        f"Supabase Management API answer is larger than {MAX_BODY_BYTES} bytes")
         except httpx.TransportError as exc:
             reason = describe_transport_error(exc, self._timeout)
             raise TargetUnavailable(f"Supabase Management API: {reason}") from None
@@ -128,17 +131,6 @@ class ManagementClient:
                 f"Supabase Management API answered {resource} with a body that is not JSON",
                 request_id=_request_id(response)) from None
 
-    @staticmethod
-    async def _read_limited(response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise TargetUnavailable(
-                    f"Supabase Management API answer is larger than {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _raise_for_status(self, response: httpx.Response, body: bytes) -> None:
         status = response.status_code
