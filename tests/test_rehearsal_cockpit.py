@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from ppcockpit.app import make_app
@@ -65,3 +66,27 @@ async def test_fault_menu_is_only_offered_in_rehearsal(stack: StackHandle) -> No
         await pilot.press("F")
         assert not isinstance(app.screen, FaultMenu)
         assert "REHEARSAL" not in screen_text(app).splitlines()[0]
+
+
+async def test_mark_deploy_annotates_posthog_and_the_session_is_captured(
+        stack: StackHandle) -> None:
+    config = load_config(stack.config_path)
+    posthog = config.environment.posthog
+    assert posthog is not None and posthog.api_key and posthog.capture_key
+    app = make_app(config, build_runner(config), rehearsal=stack)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("Deploy marked at") for m in messages)
+        assert any(m.startswith("Annotation") and "created in PostHog" in m for m in messages)
+        assert app.runner.probes["posthog"].deploy_at is not None
+
+    async with httpx.AsyncClient(base_url=posthog.host, timeout=5) as client:
+        listed = (await client.get(f"/api/projects/{posthog.project_id}/annotations/",
+                                   headers={"Authorization": f"Bearer {posthog.api_key}"})).json()
+    contents = [a["content"] for a in listed["results"]]
+    assert any(c == f"Deploy of rehearsal marked by {config.operator}" for c in contents)
+    events = [c.get("event") for c in stack.posthog_captures()]
+    assert "cockpit_session_started" in events  # flushed when the cockpit closed
