@@ -75,11 +75,7 @@ class CockpitApp(App[int]):
         intervals = {name: probe.interval for name, probe in runner.probes.items()}
         self.state = CockpitState(runner.names, intervals, history=config.history)
         self._snapshot_pending = False
-        posthog = config.environment.posthog
-        self.telemetry = CockpitTelemetry(
-            posthog.capture_key if posthog else None,
-            posthog.host if posthog else "", environment=config.environment_name,
-            operator=config.operator)
+        self.telemetry: CockpitTelemetry | None = None  # started after the first frame
 
     def get_default_screen(self) -> DashboardScreen:
         redis = self.config.probes.redis
@@ -101,18 +97,27 @@ class CockpitApp(App[int]):
             # SIGTERM ends the cockpit as `q` does: probes closed, events flushed.
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
         self.runner.subscribe(self._reading_arrived)
-        # The first frame comes first: probes (TLS contexts, connects) start right after it.
-        self.call_after_refresh(self.runner.start)
-        self.telemetry.capture("cockpit_session_started",
-                               {"read_only": self.read_only, "rehearsal": bool(self.rehearsal)})
+        # The first frame comes first: probes (TLS contexts, connects) and the telemetry SDK
+        # (a second of imports) start right after it.
+        self.call_after_refresh(self._start_work)
         self._push_snapshot()
         self.set_interval(1.0, self._push_snapshot)  # ages and staleness move with the clock
+
+    def _start_work(self) -> None:
+        self.runner.start()
+        posthog = self.config.environment.posthog
+        self.telemetry = CockpitTelemetry(
+            posthog.capture_key if posthog else None, posthog.host if posthog else "",
+            environment=self.config.environment_name, operator=self.config.operator)
+        self.telemetry.capture("cockpit_session_started",
+                               {"read_only": self.read_only, "rehearsal": bool(self.rehearsal)})
 
     async def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         await self.runner.stop()
-        await asyncio.to_thread(self.telemetry.close)  # flush, within its own time limit
+        if self.telemetry is not None:
+            await asyncio.to_thread(self.telemetry.close)  # flush, within its own time limit
 
     def _reading_arrived(self, reading: Reading) -> None:
         for transition in self.state.apply(reading):

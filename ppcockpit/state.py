@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from ppcockpit.model import Reading, Signal, Snapshot, Transition, Verdict
 from ppcockpit.verdict import decide
 
-# Which metric of a probe feeds its sparkline history.
-SPARKLINE_METRICS = {"redis": "memory_ratio", "health": "latency_ms", "posthog": "ratio"}
+# Which metric of a probe feeds its sparkline history (the PostHog panel draws the
+# per-minute series PostHog itself returns, so it needs no history here).
+SPARKLINE_METRICS = {"redis": "memory_ratio"}
 
 
 class CockpitState:
@@ -36,8 +37,7 @@ class CockpitState:
         self.version += 1
         at = reading.finished_at or time.time()
         metric = SPARKLINE_METRICS.get(reading.probe)
-        sample = reading.latency_ms if metric == "latency_ms" else (
-            reading.metrics.get(metric) if metric else None)
+        sample = reading.metrics.get(metric) if metric else None
         changes = [self.signal(reading.probe).observe(
             reading.status, at, reading.summary,
             sample=float(sample) if isinstance(sample, int | float) else None)]

@@ -64,7 +64,7 @@ def test_state_folds_probe_and_row_signals_and_samples() -> None:
                                             status=Status.UNAVAILABLE),)))
     assert {c.key for c in changes} == {"health", "health/ai:openai"}
     assert state.signals["redis"].samples.values() == [0.4]
-    assert state.signals["health"].samples.values() == [12.0]
+    assert state.signals["health"].samples.values() == []  # nothing draws its history
     snapshot = state.snapshot("production", "oncall", now=111.0)
     assert snapshot.stale == frozenset({"redis"})  # 11 s old at a 5 s interval
     assert snapshot.verdict.decision is Decision.NO_GO
