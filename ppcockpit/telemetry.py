@@ -103,7 +103,10 @@ class CockpitTelemetry:
         try:
             from posthog import Posthog
 
-            client = Posthog(self._capture_key, host=self._host, timeout=5, max_retries=2)
+            # The cockpit's events are rare; the SDK's default half-second polling is not
+            # (it alone cost ~0.8% of a core while idle). close() flushes what is left.
+            client = Posthog(self._capture_key, host=self._host, timeout=5, max_retries=2,
+                             flush_interval=5.0)
         except Exception as exc:  # telemetry must never take the cockpit down
             log.warning("PostHog telemetry disabled: %s", type(exc).__name__)
             self.enabled = False

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -34,7 +34,8 @@ class DashboardScreen(Screen[None]):
         Binding("k", "cursor('up')", "Up", show=False),
     ]
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    # A var, not a repainting reactive: the panels redraw what changed, the screen does not.
+    snapshot: var[Snapshot | None] = var(None, always_update=True)
 
     def __init__(self, *, rehearsal: str | None = None, memory_warn: float = 0.75,
                  memory_crit: float = 0.90, clock: Callable[[], float] = time.time) -> None:

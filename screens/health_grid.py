@@ -38,7 +38,9 @@ class HealthGrid(Vertical, can_focus=False):
             table.show_rows([("waiting", ("/api/health", Text("… waiting"), "", "", "",
                                             "first check under way"))])
             return
-        self.border_title = f"Health · {reading.target}"
+        title = f"Health · {reading.target}"
+        if self.border_title != title:  # assigning it repaints the panel, even unchanged
+            self.border_title = title
         styles = status_styles(self)
         rows = [("endpoint", self._endpoint_cells(reading, snapshot, styles))]
         for row in reading.rows:
@@ -72,6 +74,13 @@ class HealthGrid(Vertical, can_focus=False):
 
 
 def _since(signal: Signal | None, now: float) -> str:
+    """How long the current status has held; under a minute in 10-second steps, so a row
+    redraws every ten seconds after a change rather than every second."""
     if signal is None or not signal.since:
         return ""
-    return age(now - signal.since)
+    held = max(0.0, now - signal.since)
+    if held < 10:
+        return "<10s"
+    if held < 60:
+        return f"{int(held // 10) * 10}s"
+    return age(held)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from ppcockpit.model import Snapshot
+from ppcockpit.model import Reading, Snapshot, Status
 from screens.format import STATUS_COMPONENT_CLASSES, age, status_styles, status_text
 from screens.table_sync import FittedTable
 
-COLUMNS = (("probe", 19), ("status", 16), ("age", 5), ("summary", None))
+COLUMNS = (("probe", 19), ("status", 16), ("reading", 9), ("summary", None))
 
 
 class ProbesTable(Vertical, can_focus=False):
@@ -31,9 +31,15 @@ class ProbesTable(Vertical, can_focus=False):
             if reading is None:
                 rows.append((name, (name, "… waiting", "", "")))
                 continue
-            stale = name in snapshot.stale
-            label = f"{reading.status.label} (stale)" if stale else None
-            when = "" if not reading.finished_at else age(snapshot.taken_at - reading.finished_at)
-            rows.append((name, (name, status_text(reading.status, styles, label), when,
+            rows.append((name, (name, status_text(reading.status, styles),
+                                _freshness(reading, name in snapshot.stale, snapshot.taken_at),
                                 reading.summary)))
         self.query_one(FittedTable).show_rows(rows)
+
+
+def _freshness(reading: Reading, stale: bool, now: float) -> str:
+    """"live" while the reading is current; how old it is once it is not. (A ticking age on
+    every row would redraw the table every second for nothing.)"""
+    if reading.status is Status.SKIPPED or not reading.finished_at:
+        return ""
+    return f"stale {age(now - reading.finished_at)}" if stale else "live"

@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from ppcockpit.model import Reading, Snapshot, Status
 from screens.format import STATUS_COMPONENT_CLASSES, percent, size, status_styles, status_text
+from screens.text_block import TextBlock
 
 
 class MemoryBar(Widget):
@@ -58,11 +59,12 @@ class RedisPanel(Vertical):
         super().__init__(**kwargs)
         self.memory_warn = memory_warn
         self.memory_crit = memory_crit
+        self._shown: tuple[Reading | None, bool] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="redis-status")
+        yield TextBlock(id="redis-status")
         yield MemoryBar(id="redis-memory")
-        yield Static(id="redis-numbers")
+        yield TextBlock(id="redis-numbers")
         yield Sparkline([], id="redis-sparkline")
 
     def on_mount(self) -> None:
@@ -70,24 +72,30 @@ class RedisPanel(Vertical):
 
     def show(self, snapshot: Snapshot) -> None:
         reading = snapshot.readings.get("redis")
-        status_line = self.query_one("#redis-status", Static)
-        numbers = self.query_one("#redis-numbers", Static)
+        status_line = self.query_one("#redis-status", TextBlock)
+        numbers = self.query_one("#redis-numbers", TextBlock)
         bar = self.query_one(MemoryBar)
         sparkline = self.query_one(Sparkline)
+        stale = "redis" in snapshot.stale
+        if self._shown == (reading, stale):
+            return  # nothing new: a Static update costs a layout pass, so skip it
+        self._shown = (reading, stale)
         if reading is None:
-            status_line.update("… waiting for the first reading")
+            status_line.show("… waiting for the first reading")
             return
         styles = status_styles(self)
-        self.border_title = f"Redis · {reading.target}"
+        title = f"Redis · {reading.target}"
+        if self.border_title != title:
+            self.border_title = title
         head = status_text(reading.status, styles)
-        if "redis" in snapshot.stale:
+        if stale:
             head.append(" (stale)")
         ratio = reading.metrics.get("memory_ratio")
         if isinstance(ratio, int | float):
             head.append(f"  memory {percent(ratio)}")
         elif reading.status is not Status.HEALTHY:
             head.append(f"  {reading.summary}")  # Text.append: outside text is never markup
-        status_line.update(head)
+        status_line.show(head)
         if reading.status is Status.SKIPPED:
             bar.display = sparkline.display = numbers.display = False
             return
@@ -96,7 +104,7 @@ class RedisPanel(Vertical):
         bar.warn, bar.crit = self.memory_warn, self.memory_crit
         ratio = metrics.get("memory_ratio")
         bar.ratio = float(ratio) if isinstance(ratio, int | float) else None
-        numbers.update(Text(self._numbers(reading)))
+        numbers.show(self._numbers(reading))
         signal = snapshot.signals.get("redis")
         if signal is not None:
             sparkline.data = signal.samples.values()
