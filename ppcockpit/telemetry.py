@@ -17,14 +17,15 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import TargetUnavailable
 from ppcockpit.secrets import Redactor
 from ppcockpit.text import one_line
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ async def create_annotation(host: str, project_id: str, api_key: str, content: s
     url = f"{host.rstrip('/')}/api/projects/{project_id}/annotations/"
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     redact = Redactor([api_key])
+    import httpx  # not before the first frame: the cockpit imports this module at start
+
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             response = await client.post(url, json=body, headers=headers)
