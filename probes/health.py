@@ -26,7 +26,7 @@ from ppcockpit.model import (
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
-from probes.http_client import new_client, warm_up
+from probes.http_client import KeptClient
 
 MAX_REDIRECTS = 5
 ACCEPT = "application/json, application/health+json"
@@ -48,37 +48,29 @@ class HealthProbe:
         self.timeout = settings.timeout
         self._ignored = frozenset(settings.ignore_providers)
         self._streaks: dict[str, int] = {}  # row key -> consecutive unavailable checks
-        self._client: httpx.AsyncClient | None = None
+        self._client = KeptClient(
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            timeout=httpx.Timeout(settings.timeout),
+            headers={"Accept": ACCEPT, "User-Agent": "ppcockpit-health-probe"},
+        )
 
     async def check(self) -> Reading:
         doc, request_id = await self._fetch()
         return self._reading(doc, request_id)
 
     async def prepare(self) -> None:
-        """Imports and the TLS context, off the loop, before the first timed check."""
-        await warm_up()
+        await self._client.prepare()
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._client.aclose()
 
     # --- HTTP ---------------------------------------------------------------------------
-
-    async def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = await new_client(
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                timeout=httpx.Timeout(self.settings.timeout),
-                headers={"Accept": ACCEPT, "User-Agent": "ppcockpit-health-probe"},
-            )
-        return self._client
 
     async def _fetch(self) -> tuple[HealthDocument, str | None]:
         request_id: str | None = None
         try:
-            async with (await self._http()).stream("GET", self._url) as response:
+            async with (await self._client.get()).stream("GET", self._url) as response:
                 request_id = _request_id(response)
                 content_type = response.headers.get("content-type", "")
                 body = await self._read_capped(response, request_id)

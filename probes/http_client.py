@@ -46,6 +46,29 @@ async def new_client(**options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=tls_context(), **options)
 
 
+class KeptClient:
+    """One AsyncClient kept across a probe's checks (keep-alive): built on first use from
+    the options given here, warmed up off the loop, closed with the probe."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._client: httpx.AsyncClient | None = None
+
+    async def prepare(self) -> None:
+        """Imports and the TLS context, off the loop, before the first timed check."""
+        await warm_up()
+
+    async def get(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = await new_client(**self._options)
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
 async def read_limited(response: httpx.Response, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to be larger than `limit` bytes (the
     declared Content-Length, or what has arrived): leaving the stream reads no more."""

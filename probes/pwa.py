@@ -23,7 +23,7 @@ from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
-from probes.http_client import new_client, warm_up
+from probes.http_client import KeptClient
 from probes.supabase_management import describe_transport_error
 
 INSTALLABLE_DISPLAYS = ("standalone", "fullscreen", "minimal-ui")
@@ -147,11 +147,19 @@ class PwaProbe:
         self.target = redact_url(self.base_url)
         self.interval = settings.interval
         self.timeout = settings.timeout
-        self._client: httpx.AsyncClient | None = None
+        self._client = KeptClient(
+            base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
+            max_redirects=MAX_REDIRECTS, headers={"User-Agent": "ppcockpit-pwa-probe"})
         self._last_sha: str | None = None
         self._sha_at_deploy: str | None = None
         self._deploy_marked = False  # set until a SHA is known for the marker
         self._deploy_at: str | None = None
+
+    async def prepare(self) -> None:
+        await self._client.prepare()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
     def mark_deploy(self, at: datetime | None = None) -> None:
         """A deploy happened (at `at`, default now): later checks say whether the worker
@@ -160,18 +168,11 @@ class PwaProbe:
         self._deploy_marked = self._last_sha is None
         self._deploy_at = (at or datetime.now(UTC)).isoformat()
 
-    async def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = await new_client(
-                base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
-                max_redirects=MAX_REDIRECTS, headers={"User-Agent": "ppcockpit-pwa-probe"})
-        return self._client
-
     async def _get(self, path: str, limit: int, headers: dict[str, str] | None = None,
                    read_body: bool = True) -> Fetched:
         started = time.perf_counter()
         try:
-            async with (await self._http()).stream("GET", path, headers=headers) as response:
+            async with (await self._client.get()).stream("GET", path, headers=headers) as response:
                 request_id = response.headers.get("x-request-id")
                 chunks: list[bytes] = []
                 size = 0
@@ -306,14 +307,6 @@ class PwaProbe:
                    latency_ms=fetched.latency_ms or None,
                    message="offline answers 200" if ok else f"offline route {_failure(fetched)}")
 
-    async def prepare(self) -> None:
-        """Imports and the TLS context, off the loop, before the first timed check."""
-        await warm_up()
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
 
 def _failure(fetched: Fetched) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
 
 from ppcockpit.redis_server import RedisServer
+from tests.support.http_stub import Serve, serve_app
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +29,13 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Serve aiohttp apps on loopback until the test ends: `base_url = await serve(app)`."""
+    async with contextlib.AsyncExitStack() as stack:
+        async def start(app: web.Application) -> str:
+            return await stack.enter_async_context(serve_app(app))
+
+        yield start

@@ -6,15 +6,14 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Status, TargetUnavailable
 from probes.supabase_auth import SupabaseAuthProbe
+from tests.support.http_stub import Serve
 
 ANON_KEY = "eyJhbGciOiJIUzI1NiJ9.anon-key-planted-secret.sig"
 PASSWORD = "correct-horse-battery-planted"
@@ -23,7 +22,6 @@ USER_TOKEN = "user-access-token-planted"
 SECRETS = (ANON_KEY, PASSWORD, USER_TOKEN)
 API_VERSION = {"X-Supabase-Api-Version": "2024-01-01"}
 
-Serve = Callable[[web.Application], Awaitable[str]]
 
 
 class FakeSupabase:
@@ -84,21 +82,6 @@ class FakeSupabase:
         return web.json_response([{"user_id": "8d0fd2b3-9ca7-4d9e-a95f-9e13dded323e"}])
 
 
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[TestServer] = []
-
-    async def start(app: web.Application) -> str:
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        return str(server.make_url("")).rstrip("/")
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
 def make_probe(url: str, *, password: str = PASSWORD, timeout: str = "3s") -> SupabaseAuthProbe:
     env = SupabaseEnvironment(url=url, anon_key=ANON_KEY, test_user_email=EMAIL,
                               test_user_password=password)
@@ -124,7 +107,7 @@ async def failure_reason(probe: SupabaseAuthProbe) -> str:
 async def test_good_sign_in_reads_one_profile_and_signs_out(serve: Serve) -> None:
     fake = FakeSupabase()
     url = await serve(fake.app())
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())
     reading = await make_probe(url).check()
     assert isinstance(reading, Reading)
     assert reading.probe == "supabase_auth" and reading.target == url
@@ -137,7 +120,10 @@ async def test_good_sign_in_reads_one_profile_and_signs_out(serve: Serve) -> Non
     # the read ran as the user, and the session was revoked afterwards (local scope)
     assert fake.profile_auth == [f"Bearer {USER_TOKEN}"]
     assert fake.sign_outs == ["local"]
-    assert threading.active_count() == threads_before  # no refresh timer thread left
+    # No refresh timer thread left (the loop's own executor, for DNS, is not the probe's).
+    started = [t for t in set(threading.enumerate()) - threads_before
+               if not t.name.startswith("asyncio_")]
+    assert started == []
     assert_no_secret(reading)
     await asyncio.sleep(0)
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()

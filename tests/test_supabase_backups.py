@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import Reading, Status, TargetUnavailable
 from probes.supabase_backups import SupabaseBackupsProbe, parse_backup_time
+from tests.support.http_stub import Serve
 
 TOKEN = "sbp_plantedManagementToken0123456789"
 REF = "abcdefghijklmnopqrst"
 NOW = 1_764_000_000.0  # 2025-11-24T16:00:00Z, fixed so ages are exact
 
-Serve = Callable[[web.Application], Awaitable[str]]
 
 
 def ago(hours: float, style: str = "iso") -> object:
@@ -63,21 +62,6 @@ class FakeManagement:
         if isinstance(self.body, str):
             return web.Response(status=self.status, text=self.body, headers=self.headers)
         return web.json_response(self.body, status=self.status, headers=self.headers)
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[TestServer] = []
-
-    async def start(app: web.Application) -> str:
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        return str(server.make_url("")).rstrip("/")
-
-    yield start
-    for server in servers:
-        await server.close()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ APPLIED = [
 ]
 LOCAL = ["20250901080000_extensions.sql", "20251001115253_initial_schema.sql"]
 
-Serve = Callable[[web.Application], Awaitable[str]]
 MakeProbe = Callable[..., Awaitable[SupabaseMigrationsProbe]]
 
 

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Serve = Callable[[web.Application], Awaitable[str]]  # the `serve` fixture: app -> base URL
 
 
 @asynccontextmanager
