@@ -35,6 +35,13 @@ SEVERITY = {
 }
 
 
+# Readings that arrive within this long of each other (probes due on one interval, a
+# sweep) share one redraw, a tenth of a second later on screen.
+REDRAW_COALESCE = 0.1
+# Without readings, staleness and "since" still move: a redraw at least this often.
+CLOCK_TICK = 5.0
+
+
 class Rehearsal(Protocol):
     """What the cockpit needs from a running rehearsal stack (ppcockpit.rehearsal)."""
 
@@ -75,6 +82,7 @@ class CockpitApp(App[int]):
         intervals = {name: probe.interval for name, probe in runner.probes.items()}
         self.state = CockpitState(runner.names, intervals, history=config.history)
         self._snapshot_pending = False
+        self._pushed_at = 0.0  # monotonic
         self.telemetry: CockpitTelemetry | None = None  # started after the first frame
 
     def get_default_screen(self) -> DashboardScreen:
@@ -103,7 +111,7 @@ class CockpitApp(App[int]):
         self._push_snapshot()
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
-        self.set_interval(5.0, self._push_snapshot)
+        self.set_interval(CLOCK_TICK, self._tick)
 
     def _start_work(self) -> None:
         self.runner.start()
@@ -125,12 +133,17 @@ class CockpitApp(App[int]):
         for transition in self.state.apply(reading):
             self._announce(transition)
         self._announce_alerts(reading)
-        if not self._snapshot_pending:  # coalesce a burst of readings into one redraw
+        if not self._snapshot_pending:  # probes due together redraw the screen once
             self._snapshot_pending = True
-            self.call_later(self._push_snapshot)
+            self.set_timer(REDRAW_COALESCE, self._push_snapshot)
+
+    def _tick(self) -> None:
+        if time.monotonic() - self._pushed_at >= CLOCK_TICK - 0.5:  # no reading did it
+            self._push_snapshot()
 
     def _push_snapshot(self) -> None:
         self._snapshot_pending = False
+        self._pushed_at = time.monotonic()
         dashboard = self._dashboard()
         if dashboard is not None:
             dashboard.snapshot = self.state.snapshot(

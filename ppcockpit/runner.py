@@ -70,6 +70,9 @@ class ProbeRunner:
         self._failures: dict[str, int] = {}
         self._not_before: dict[str, float] = {}  # a target's Retry-After, monotonic clock
         self._prepared: dict[str, asyncio.Task[None]] = {}
+        # Healthy probes run on one shared grid of their intervals, so probes with the same
+        # interval report together and the screen redraws once for them, not once each.
+        self._epoch = time.monotonic()
 
     @property
     def names(self) -> list[str]:
@@ -178,7 +181,9 @@ class ProbeRunner:
     def next_delay(self, probe: Probe, reading: Reading) -> float:
         if reading.failure is Failure.NONE:
             self._failures[probe.name] = 0
-            delay = probe.interval
+            delay = probe.interval - (time.monotonic() - self._epoch) % probe.interval
+            if delay < probe.interval / 2:  # never half an interval early after a late run
+                delay += probe.interval
         else:
             failures = self._failures.get(probe.name, 0) + 1
             self._failures[probe.name] = failures

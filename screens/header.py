@@ -30,11 +30,14 @@ class CockpitHeader(Widget):
         self.clock = clock
 
     def on_mount(self) -> None:
-        self.now = self.clock()
+        self._tick()
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        self.now = self.clock()
+        # Minutes, not seconds: a redraw a second was a sixth of the idle cockpit's CPU.
+        # (That the cockpit is alive shows in the probes table: every reading is "live".)
+        now = self.clock()
+        self.now = now - now % 60
 
     def render(self) -> Text:
         """Most important first, so a narrow terminal cuts only what matters least:
@@ -50,7 +53,7 @@ class CockpitHeader(Widget):
             style = self.get_component_rich_style(f"header--{decision.value}")
             text.append(f" {VERDICT_GLYPHS[decision]} ", style=style)
             text.append(f" {snap.environment}")
-        clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M:%S")
+        clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M")
         text.append(f" · {clock}")
         if snap is not None:
             text.append(f" · {snap.operator}")

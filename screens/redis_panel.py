@@ -7,7 +7,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Sparkline
 
 from ppcockpit.model import Reading, Snapshot, Status
 from screens.format import STATUS_COMPONENT_CLASSES, percent, size, status_styles, status_text
@@ -49,6 +48,46 @@ class MemoryBar(Widget):
         return text
 
 
+class MemoryHistory(Widget):
+    """Used memory over time, one column per reading, newest on the right, drawn against
+    0–100% of maxmemory: a flat 41% stays a flat line at 41% (an auto-scaled sparkline turns
+    a 0.1% wobble into cliffs, and a single sample into a full bar)."""
+
+    BLOCKS = " ▁▂▃▄▅▆▇█"
+    COMPONENT_CLASSES = {"bar--ok", "bar--warn", "bar--crit"}
+    DEFAULT_CSS = "MemoryHistory { height: 1; }"
+
+    samples: reactive[tuple[float, ...]] = reactive(())
+    warn: reactive[float] = reactive(0.75)
+    crit: reactive[float] = reactive(0.90)
+
+    def render(self) -> Text:
+        width, height = max(1, self.size.width), max(1, self.size.height)
+        shown = self.samples[-width:]
+        levels = [self._level(ratio, height) for ratio in shown]
+        styles = [self.get_component_rich_style(self._zone(ratio), partial=True)
+                  for ratio in shown]
+        text = Text(no_wrap=True)
+        for row in range(height):
+            base = (height - 1 - row) * 8
+            text.append(" " * (width - len(shown)))
+            for level, style in zip(levels, styles, strict=True):
+                text.append(self.BLOCKS[min(8, max(0, level - base))], style=style)
+            if row < height - 1:
+                text.append("\n")
+        return text
+
+    @staticmethod
+    def _level(ratio: float, height: int) -> int:
+        level = round(min(1.0, max(0.0, ratio)) * 8 * height)
+        return max(level, 1) if ratio > 0 else 0  # any memory in use shows
+
+    def _zone(self, ratio: float) -> str:
+        if ratio >= self.crit:
+            return "bar--crit"
+        return "bar--warn" if ratio >= self.warn else "bar--ok"
+
+
 class RedisPanel(Vertical):
     """Everything the runbook's "inspect Redis monitoring" step asks for, in six lines."""
 
@@ -65,7 +104,7 @@ class RedisPanel(Vertical):
         yield TextBlock(id="redis-status")
         yield MemoryBar(id="redis-memory")
         yield TextBlock(id="redis-numbers")
-        yield Sparkline([], id="redis-sparkline")
+        yield MemoryHistory(id="redis-sparkline")
 
     def on_mount(self) -> None:
         self.border_title = "Redis"
@@ -75,7 +114,7 @@ class RedisPanel(Vertical):
         status_line = self.query_one("#redis-status", TextBlock)
         numbers = self.query_one("#redis-numbers", TextBlock)
         bar = self.query_one(MemoryBar)
-        sparkline = self.query_one(Sparkline)
+        sparkline = self.query_one(MemoryHistory)
         stale = "redis" in snapshot.stale
         if self._shown == (reading, stale):
             return  # nothing new: a Static update costs a layout pass, so skip it
@@ -102,12 +141,13 @@ class RedisPanel(Vertical):
         bar.display = sparkline.display = numbers.display = True
         metrics = reading.metrics
         bar.warn, bar.crit = self.memory_warn, self.memory_crit
+        sparkline.warn, sparkline.crit = self.memory_warn, self.memory_crit
         ratio = metrics.get("memory_ratio")
         bar.ratio = float(ratio) if isinstance(ratio, int | float) else None
         numbers.show(self._numbers(reading))
         signal = snapshot.signals.get("redis")
         if signal is not None:
-            sparkline.data = signal.samples.values()
+            sparkline.samples = tuple(signal.samples.values())
 
     @staticmethod
     def _numbers(reading: Reading) -> str:

@@ -102,6 +102,20 @@ class Readings:
                     return reading
 
 
+async def on_screen(pilot, *readings: Reading) -> None:
+    """Until the dashboard shows these readings or later ones (a coalesced redraw)."""
+    dashboard = pilot.app.screen
+
+    def behind(reading: Reading) -> bool:
+        shown = dashboard.snapshot.readings.get(reading.probe)
+        return shown is None or (shown.finished_at or 0) < (reading.finished_at or 0)
+
+    async with asyncio.timeout(5):
+        while dashboard.snapshot is None or any(behind(r) for r in readings):
+            await pilot.pause(0.02)
+    await pilot.pause()
+
+
 def table_text(app: CockpitApp, table_id: str) -> str:
     table = app.screen.query_one(f"#{table_id}", DataTable)
     return "\n".join(" ".join(str(cell) for cell in table.get_row_at(i))
@@ -113,9 +127,7 @@ async def test_dashboard_shows_health_and_redis(tmp_path, health_server, redis_s
     app = cockpit(tmp_path, base_url, redis_server)
     readings = Readings(app)
     async with app.run_test(size=(80, 24)) as pilot:
-        await readings.next("redis")
-        await readings.next("health")
-        await pilot.pause()
+        await on_screen(pilot, await readings.next("redis"), await readings.next("health"))
         grid = table_text(app, "health-table")
         assert "openai" in grid and "✔ healthy" in grid
         assert "together" in grid and "not configured" in grid  # missing key ≠ outage

@@ -160,9 +160,23 @@ async def test_failures_back_off_and_success_resets() -> None:
     down = await runner.run_once(probe)
     assert [runner.next_delay(probe, down) for _ in range(3)] == [1.0, 2.0, 4.0]
     probe.behaviour = "ok"
-    assert runner.next_delay(probe, await runner.run_once(probe)) == 8.0
+    assert 4.0 <= runner.next_delay(probe, await runner.run_once(probe)) <= 8.0
     probe.behaviour = "down"
     assert runner.next_delay(probe, await runner.run_once(probe)) == 1.0
+
+
+async def test_healthy_probes_with_one_interval_are_due_at_the_same_instant() -> None:
+    # One redraw for both, not one each, every interval.
+    first, second = ScriptedProbe("a", interval=8.0), ScriptedProbe("b", interval=8.0)
+    slow = ScriptedProbe("c", interval=16.0)
+    runner = ProbeRunner([first, second, slow])
+    due = []
+    for probe in (first, second, slow):
+        reading = await runner.run_once(probe)
+        await asyncio.sleep(0.01)  # the probes finish at different moments
+        due.append(time.monotonic() + runner.next_delay(probe, reading))
+    assert abs(due[0] - due[1]) < 0.005
+    assert abs(due[2] - due[0]) % 8.0 < 0.005 or 8.0 - abs(due[2] - due[0]) % 8.0 < 0.005
 
 
 def test_a_reading_is_stale_after_two_intervals() -> None:
