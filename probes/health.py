@@ -2,31 +2,30 @@
 
 HTTP and per-row state live here; turning bytes into a HealthDocument is `health_parse`.
 A transport failure (refused, DNS, TLS, timeout, redirect loop) raises TargetUnavailable;
-any HTTP answer, however bad, becomes a Reading that names the HTTP status.
+any HTTP answer, however bad, becomes a Reading that names the HTTP status. The transport
+(aiohttp, see `health_http`) is imported by prepare(), off the event loop.
 """
 
 from __future__ import annotations
 
-import errno
-import socket
-import ssl
-from collections.abc import Iterator
-
-import httpx
+import asyncio
+import importlib
+from typing import TYPE_CHECKING
 
 from ppcockpit.config_model import HealthProbeConfig
 from ppcockpit.model import (
     Failure,
-    ProbeMisconfigured,
     Reading,
     Row,
     Status,
-    TargetUnavailable,
 )
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
-from probes.http_client import KeptClient
+from probes.http_client import tls_context
+
+if TYPE_CHECKING:
+    from probes.health_http import HealthSession
 
 MAX_REDIRECTS = 5
 ACCEPT = "application/json, application/health+json"
@@ -48,72 +47,38 @@ class HealthProbe:
         self.timeout = settings.timeout
         self._ignored = frozenset(settings.ignore_providers)
         self._streaks: dict[str, int] = {}  # row key -> consecutive unavailable checks
-        self._client = KeptClient(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=httpx.Timeout(settings.timeout),
-            headers={"Accept": ACCEPT, "User-Agent": "ppcockpit-health-probe"},
-        )
+        self._session: HealthSession | None = None
 
     async def check(self) -> Reading:
         doc, request_id = await self._fetch()
         return self._reading(doc, request_id)
 
     async def prepare(self) -> None:
-        await self._client.prepare()
+        """aiohttp's imports and the TLS context, in a thread, before the first timed check."""
+        await asyncio.to_thread(_load_transport)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.aclose()
 
     # --- HTTP ---------------------------------------------------------------------------
 
     async def _fetch(self) -> tuple[HealthDocument, str | None]:
-        request_id: str | None = None
-        try:
-            async with (await self._client.get()).stream("GET", self._url) as response:
-                request_id = _request_id(response)
-                content_type = response.headers.get("content-type", "")
-                body = await self._read_capped(response, request_id)
-                if body is None:
-                    limit = _size(self.settings.max_body)
-                    return HealthDocument(format="invalid", status=Status.UNAVAILABLE,
-                                          http_status=response.status_code,
-                                          problem=f"body larger than {limit}"), request_id
-                return parse_health(response.status_code, content_type, body), request_id
-        except httpx.TimeoutException as exc:
-            raise TargetUnavailable(f"timed out after {self.settings.timeout:g}s",
-                                    request_id=request_id) from exc
-        except httpx.TooManyRedirects as exc:
-            raise TargetUnavailable(f"redirect loop: more than {MAX_REDIRECTS} redirects",
-                                    request_id=request_id) from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise ProbeMisconfigured(f"cannot request {self.target}: {one_line(exc, 80)}") from exc
-        except httpx.ConnectError as exc:
-            raise TargetUnavailable(_connect_reason(exc, self._url),
-                                    request_id=request_id) from exc
-        except httpx.HTTPError as exc:
-            where = _host_port(exc, self._url)
-            reason = one_line(exc, 120) or type(exc).__name__
-            raise TargetUnavailable(f"HTTP error from {where}: {reason}",
-                                    request_id=request_id) from exc
+        if self._session is None:
+            from probes.health_http import HealthSession
 
-    async def _read_capped(self, response: httpx.Response, request_id: str | None) -> bytes | None:
-        """The body, or None as soon as it is known to be larger than max_body."""
-        limit = self.settings.max_body
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return None
-        body = bytearray()
-        try:
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    return None  # leaving the stream closes the connection: we read no more
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise TargetUnavailable(
-                f"answer cut short after {len(body)} bytes: {one_line(exc, 80)}",
-                request_id=request_id) from exc
-        return bytes(body)
+            self._session = HealthSession(
+                timeout=self.settings.timeout, max_redirects=MAX_REDIRECTS,
+                headers={"Accept": ACCEPT, "User-Agent": "ppcockpit-health-probe"})
+        answer = await self._session.get(self._url, self.settings.max_body)
+        if answer.body is None:
+            doc = HealthDocument(format="invalid", status=Status.UNAVAILABLE,
+                                 http_status=answer.status,
+                                 problem=f"body larger than {_size(self.settings.max_body)}")
+        else:
+            doc = parse_health(answer.status, answer.content_type, answer.body)
+        return doc, answer.request_id
 
     # --- Reading ------------------------------------------------------------------------
 
@@ -258,58 +223,9 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-# --- transport failures ---------------------------------------------------------------------
-
-
-def _request_id(response: httpx.Response) -> str | None:
-    value = one_line(response.headers.get("x-request-id", ""), 100)
-    return value or None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 10:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _connect_reason(exc: httpx.ConnectError, url: str) -> str:
-    where = _host_port(exc, url)
-    host = _failed_url(exc, url).host
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            detail = one_line(cause.verify_message or cause.reason or "", 80)
-            return f"TLS error: certificate verify failed ({detail})" if detail else \
-                "TLS error: certificate verify failed"
-        if isinstance(cause, ssl.SSLError):
-            reason = cause.reason or one_line(cause, 80)
-            return f"TLS error: {one_line(reason, 80).lower().replace('_', ' ')}"
-        if isinstance(cause, socket.gaierror):
-            return f"DNS lookup failed for {host}"
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) in (
-                errno.ECONNREFUSED,):
-            return f"connection refused by {where}"
-    text = one_line(exc, 120)
-    if "refused" in text.lower() or "all connection attempts failed" in text.lower():
-        return f"connection refused by {where}"
-    return f"cannot connect to {where}: {text or type(exc).__name__}"
-
-
-def _failed_url(exc: httpx.HTTPError, fallback: str) -> httpx.URL:
-    """The URL of the request that failed (after redirects it may not be the first)."""
-    try:
-        return exc.request.url
-    except RuntimeError:
-        return httpx.URL(fallback)
-
-
-def _host_port(exc: httpx.HTTPError, fallback: str) -> str:
-    url = _failed_url(exc, fallback)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    host = url.host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def _load_transport() -> None:
+    importlib.import_module("probes.health_http")
+    tls_context()
 
 
 def _size(limit: int) -> str:

@@ -343,6 +343,32 @@ async def test_connection_refused() -> None:
     assert "hunter2secret" not in str(failure)
 
 
+async def test_the_environment_proxy_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An engineer behind a corporate proxy: the request goes to the proxy, absolute URL and all.
+    asked: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        asked.append(str(request.url))
+        return json_response(EXAMPLE_200)
+
+    async with serve_handler(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        probe = HealthProbe("http://app.pocketphilosopher.invalid", config())
+        try:
+            reading = await probe.check()
+        finally:
+            await probe.aclose()
+    assert reading.request_id == RID
+    assert asked == ["http://app.pocketphilosopher.invalid/api/health"]
+
+
+async def test_no_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    reading = await check_once(answering(EXAMPLE_200))
+    assert reading.request_id == RID
+
+
 async def test_target_hides_credentials() -> None:
     probe = HealthProbe("http://user:hunter2secret@127.0.0.1:1", config())
     assert "hunter2secret" not in probe.target
