@@ -16,11 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
-# "Frame" is printed once the first full screen has been painted (call_after_refresh), the
-# same way for both apps; probes that start after that paint are not counted.
+# "frame" is printed by the callback that runs once the first full screen has been painted
+# (call_after_refresh), the same way for both apps; what starts after that paint (probes,
+# their imports in threads) is not counted.
 BARE = """
 import asyncio
 from textual.app import App
+
+def painted_now(painted):
+    print("frame", flush=True)  # from the after-paint callback itself, not a later await
+    painted.set_result(None)
+
 from textual.widgets import Footer, Header, Static
 
 class Bare(App):
@@ -31,9 +37,8 @@ class Bare(App):
 
 async def ready(pilot):
     painted = asyncio.get_running_loop().create_future()
-    pilot.app.call_after_refresh(painted.set_result, None)
+    pilot.app.call_after_refresh(painted_now, painted)
     await painted
-    print("frame", flush=True)
     pilot.app.exit()
 
 Bare().run(headless=True, size=(160, 48), auto_pilot=ready)
@@ -44,14 +49,18 @@ import asyncio
 import sys
 from pathlib import Path
 from ppcockpit.cli import build_runner
+
+def painted_now(painted):
+    print("frame", flush=True)  # from the after-paint callback itself, not a later await
+    painted.set_result(None)
+
 from ppcockpit.app import make_app
 from ppcockpit.config import load_config
 
 async def ready(pilot):
     painted = asyncio.get_running_loop().create_future()
-    pilot.app.call_after_refresh(painted.set_result, None)
+    pilot.app.call_after_refresh(painted_now, painted)
     await painted
-    print("frame", flush=True)
     pilot.app.exit()
 
 config = load_config(Path(sys.argv[1]))

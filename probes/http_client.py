@@ -10,9 +10,11 @@ import asyncio
 import importlib
 import ssl
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx  # imported where used: not before the cockpit's first frame
+
 
 _context: ssl.SSLContext | None = None
 _lock = threading.Lock()
@@ -21,6 +23,8 @@ _lock = threading.Lock()
 def tls_context() -> ssl.SSLContext:
     """The process-wide client TLS context (httpx's defaults: certifi, SSL_CERT_FILE)."""
     global _context
+    import httpx
+
     with _lock:
         if _context is None:
             _context = httpx.create_ssl_context()
@@ -43,6 +47,8 @@ async def new_client(**options: Any) -> httpx.AsyncClient:
     """An AsyncClient on the shared TLS context; the first call builds it off the loop."""
     if _context is None:
         await asyncio.to_thread(tls_context)
+    import httpx
+
     return httpx.AsyncClient(verify=tls_context(), **options)
 
 

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
-
 from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
 from ppcockpit.secrets import redact_url
@@ -170,6 +168,8 @@ class PwaProbe:
 
     async def _get(self, path: str, limit: int, headers: dict[str, str] | None = None,
                    read_body: bool = True) -> Fetched:
+        import httpx  # not before the cockpit's first frame
+
         started = time.perf_counter()
         try:
             async with (await self._client.get()).stream("GET", path, headers=headers) as response:

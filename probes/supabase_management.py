@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ppcockpit.config_model import SupabaseEnvironment
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
 from ppcockpit.text import one_line
 from probes.http_client import new_client, read_limited
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: not before the cockpit's first frame
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a backup or migration list is a few KB; never read more
 _MAX_RETRY_AFTER = 3600.0
@@ -47,6 +48,8 @@ def rate_limit_wait(headers: httpx.Headers, now: float) -> float | None:
 
 def describe_transport_error(exc: httpx.TransportError, timeout: float) -> str:
     """A short reason for a failed request, without the URL (it may carry a token)."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g}s"
     if isinstance(exc, httpx.ConnectError):
@@ -114,6 +117,8 @@ class ManagementClient:
         if not self.project_ref or not self._token:
             raise ProbeMisconfigured("Supabase project_ref and access_token are both needed")
         path = f"/v1/projects/{self.project_ref}/{resource}"
+        import httpx
+
         try:
             async with (await self._http()).stream("GET", path) as response:
                 body = await read_limited(response, MAX_BODY_BYTES)

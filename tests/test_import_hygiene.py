@@ -36,6 +36,21 @@ def test_heavy_libraries_are_not_imported_at_start() -> None:
     assert not [name for name in loaded if name.split(".")[0] in HEAVY]
 
 
+def test_building_the_probes_leaves_http_libraries_for_after_the_first_frame(tmp_path) -> None:
+    # Their imports (a third of a second) happen in each probe's prepare(), in a thread.
+    config = tmp_path / "cockpit.toml"
+    config.write_text('[environments.x]\nbase_url = "https://app.example"\n'
+                      'redis_url = "redis://127.0.0.1:6379/0"\n')
+    loaded = modules_after(
+        "from pathlib import Path\n"
+        "from ppcockpit.cli import build_runner\n"
+        "from ppcockpit.config import load_config\n"
+        f"runner = build_runner(load_config(Path({str(config)!r})))\n"
+        "assert {'health', 'redis', 'pwa'} <= set(runner.probes), runner.probes"
+    )
+    assert not [name for name in loaded if name.split(".")[0] in ("httpx", "aiohttp", "redis")]
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     found: set[str] = set()
