@@ -149,13 +149,22 @@ class ProbeRunner:
         """Run the chosen probes (default: all) once, concurrently; readings in probe order."""
         chosen = list(self.names if names is None else names)
         runnable = [self.probes[n] for n in chosen if n in self.probes]
-        results = await asyncio.gather(*(self.run_once(p) for p in runnable))
+        # The slowest targets last time go first: their wait then overlaps the others' CPU
+        # instead of starting after it (a sweep of many is bound by the slowest, plus CPU).
+        started = sorted(runnable, key=self._last_latency, reverse=True)
+        finished = await asyncio.gather(*(self.run_once(p) for p in started))
+        order = {name: i for i, name in enumerate(chosen)}
+        results = sorted(finished, key=lambda r: order[r.probe])
         for reading in results:
             self._publish(reading)
         by_name = {r.probe: r for r in results} | {
             n: r for n, r in self.fixed.items() if n in chosen
         }
         return [by_name[n] for n in chosen if n in by_name]
+
+    def _last_latency(self, probe: Probe) -> float:
+        last = self.latest.get(probe.name)
+        return last.latency_ms or 0.0 if last is not None else 0.0
 
     def _publish(self, reading: Reading) -> None:
         self.latest[reading.probe] = reading

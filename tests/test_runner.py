@@ -219,3 +219,29 @@ async def test_preparation_is_not_counted_against_the_timeout() -> None:
     assert probe.prepared == 1  # once, shared by concurrent first checks
     assert first.latency_ms is not None and first.latency_ms < 100
     await runner.stop()
+
+
+@dataclass
+class LatencyProbe(ScriptedProbe):
+    """Answers with a given latency and notes the order in which checks began."""
+
+    latency_ms: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+    async def check(self) -> Reading:
+        self.log.append(self.name)
+        return Reading(probe=self.name, target=self.target, status=Status.HEALTHY,
+                       summary="ok", latency_ms=self.latency_ms)
+
+
+async def test_a_sweep_starts_the_slowest_targets_first_and_answers_in_probe_order() -> None:
+    log: list[str] = []
+    probes = [LatencyProbe(name, latency_ms=ms, log=log)
+              for name, ms in (("fast", 5.0), ("slow", 900.0), ("middling", 80.0))]
+    runner = ProbeRunner(probes)
+    first = await runner.sweep()
+    assert log == ["fast", "slow", "middling"]  # nothing known yet: as configured
+    log.clear()
+    second = await runner.sweep()
+    assert log == ["slow", "middling", "fast"]
+    assert [r.probe for r in first] == [r.probe for r in second] == ["fast", "slow", "middling"]
