@@ -55,7 +55,7 @@ class CockpitSection(Strict):
     theme: str = "dark"
     """The theme at start: dark, light or high-contrast."""
     history: int = Field(default=120, ge=10, le=10_000)
-    """How many samples each sparkline keeps."""
+    """How many readings the memory history keeps."""
 
 
 class PosthogEnvironment(Strict):
