@@ -188,7 +188,7 @@ class CockpitApp(App[int]):
         keys = [
             (binding.key_display or binding.key, binding.description)
             for _, binding, enabled, _ in self.screen.active_bindings.values()
-            if enabled and binding.description
+            if enabled and binding.description and binding.show  # not every scroll key
         ]
         keys += [("Tab / Shift+Tab", "Next / previous panel"), ("j / k", "Move down / up"),
                  ("Ctrl+P", "Command palette")]

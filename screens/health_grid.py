@@ -16,7 +16,8 @@ from screens.format import (
 )
 from screens.table_sync import FittedTable
 
-COLUMNS = (("dependency", 10), ("status", 16), ("latency", 7), ("fails", 9),
+FAILS_WIDTH = 10
+COLUMNS = (("dependency", 10), ("status", 16), ("latency", 7), ("fails", FAILS_WIDTH),
            ("since", 5), ("detail", None))
 
 
@@ -67,10 +68,15 @@ class HealthGrid(Vertical, can_focus=False):
             label = f"{label} (ignored)"
         fails: str | Text = str(row.consecutive_failures) if row.consecutive_failures else ""
         if row.alerting:
-            fails = Text(f"⚠ ALERT {row.consecutive_failures}",
+            fails = Text(alert_label(row.consecutive_failures),
                          style=self.get_component_rich_style("grid--alert", partial=True))
         return (label, status_text(row.status, styles), latency(row.latency_ms), fails,
                 _since(signal, now), row.message)
+
+
+def alert_label(consecutive: int) -> str:
+    """`⚠ ALERT 24`, always whole in its column: a cropped `⚠ ALERT 2` would lie."""
+    return f"⚠ ALERT {consecutive}" if consecutive < 100 else "⚠ ALERT>99"
 
 
 def _since(signal: Signal | None, now: float) -> str:

@@ -162,6 +162,8 @@ async def test_keys_refresh_theme_help_quit(tmp_path, health_server, redis_serve
         assert isinstance(app.screen, HelpScreen)
         help_text = str(app.screen.query_one("Static").render())
         assert "Refresh" in help_text and "✖  unavailable" in help_text
+        keys = help_text.split("Status")[0]
+        assert keys.index("Help") < keys.index("Quit") and "Scroll" not in keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
