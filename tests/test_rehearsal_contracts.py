@@ -182,7 +182,9 @@ async def test_supabase_sign_in_and_profiles_with_supabase_py(stack: StackHandle
     from supabase_auth.errors import AuthApiError
 
     creds = stack.credentials
-    options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
+    http = httpx.AsyncClient(timeout=5.0)  # the way the probe does it (no deprecated options)
+    options = AsyncClientOptions(auto_refresh_token=False, persist_session=False,
+                                 httpx_client=http)
     client = await acreate_client(stack.endpoints["supabase"], creds["supabase_anon_key"],
                                   options=options)
     with pytest.raises(AuthApiError) as wrong:
@@ -197,6 +199,7 @@ async def test_supabase_sign_in_and_profiles_with_supabase_py(stack: StackHandle
     rows = await client.table("profiles").select("user_id").limit(1).execute()
     assert rows.data == [{"user_id": session.user.id}]
     await client.auth.sign_out({"scope": "local"})
+    await http.aclose()
 
 
 def test_postgrest_errors(stack: StackHandle) -> None:
