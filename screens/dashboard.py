@@ -47,7 +47,10 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(rehearsal=self.rehearsal, clock=self.clock)
-        with VerticalScroll(id="panels"):
+        # The layout class is right from the start: set after mount, it would restyle and
+        # lay out every widget a second time before the first frame.
+        wide = "wide" if self.app.size.width >= WIDE_AT else ""
+        with VerticalScroll(id="panels", classes=wide):
             yield HealthGrid(id="health-grid", classes="panel")
             with Horizontal(id="evidence"):
                 yield RedisPanel(id="redis-panel", classes="panel",
