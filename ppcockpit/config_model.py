@@ -43,8 +43,7 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,
-                              frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class CockpitSection(Strict):

@@ -164,7 +164,7 @@ class ProbeRunner:
 
     def _last_latency(self, probe: Probe) -> float:
         last = self.latest.get(probe.name)
-        return last.latency_ms or 0.0 if last is not None else 0.0
+        return (last.latency_ms or 0.0) if last is not None else 0.0
 
     def _publish(self, reading: Reading) -> None:
         self.latest[reading.probe] = reading

@@ -21,6 +21,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
+from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from probes.http_client import tls_context
 
@@ -80,9 +81,13 @@ class HealthSession:
         except aiohttp.TooManyRedirects as exc:
             raise TargetUnavailable(f"redirect loop: more than {self.max_redirects} redirects",
                                     request_id=request_id) from exc
-        except aiohttp.InvalidURL as exc:
-            raise ProbeMisconfigured(
-                f"cannot request {one_line(exc.url, 80)}: not an http(s) URL") from exc
+        except aiohttp.RedirectClientError as exc:  # the target's doing, not the config's
+            where = _shown_url(exc)
+            raise TargetUnavailable(f"redirected to {where}, which cannot be followed",
+                                    request_id=request_id) from exc
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+            where = _shown_url(exc)
+            raise ProbeMisconfigured(f"cannot request {where}: not an http(s) URL") from exc
         except aiohttp.ClientConnectorError as exc:
             raise TargetUnavailable(_connect_reason(exc), request_id=request_id) from exc
         except aiohttp.ClientError as exc:
@@ -112,6 +117,12 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int,
             f"answer cut short after {len(body)} bytes: {one_line(exc, 80)}",
             request_id=request_id) from exc
     return bytes(body)
+
+
+def _shown_url(exc: aiohttp.ClientError) -> str:
+    """The URL an aiohttp URL error is about, password and query hidden."""
+    url = getattr(exc, "url", None) or (exc.args[0] if exc.args else "?")
+    return one_line(redact_url(str(url)), 80)
 
 
 def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:

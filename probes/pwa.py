@@ -308,7 +308,6 @@ class PwaProbe:
                    message="offline answers 200" if ok else f"offline route {_failure(fetched)}")
 
 
-
 def _failure(fetched: Fetched) -> str:
     if fetched.status is None:
         return f"unreachable: {fetched.error}"

@@ -404,6 +404,16 @@ async def test_redirect_loop() -> None:
     assert failure.reason == "redirect loop: more than 5 redirects"
 
 
+async def test_a_redirect_off_http_is_the_targets_fault_and_hides_its_password() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        raise web.HTTPFound("ftp://deploy:hunter2secret@files.example/health")
+
+    async with serve_handler(handler) as base_url:
+        failure = await expect_unavailable(base_url)
+    assert failure.reason.startswith("redirected to ftp://deploy:")
+    assert "cannot be followed" in failure.reason and "hunter2secret" not in failure.reason
+
+
 async def test_a_few_redirects_are_followed() -> None:
     async def hop(request: web.Request) -> web.Response:
         step = int(request.query.get("n", "0"))
