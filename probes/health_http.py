@@ -13,7 +13,6 @@ import asyncio
 import errno
 import socket
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -23,6 +22,7 @@ from yarl import URL
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
+from probes.causes import exception_chain
 from probes.http_client import tls_context
 
 CHUNK = 64 * 1024
@@ -132,21 +132,12 @@ def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         return None, None
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 10:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
-    host, port = exc.host, exc.port
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    host = exc.host
+    where = _where(host, exc.port)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return f"DNS lookup failed for {host}"
-    for cause in (exc.os_error, *_causes(exc)):
+    for cause in (exc.os_error, *exception_chain(exc, limit=10)):
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = one_line(cause.verify_message or cause.reason or "", 80)
             return (f"TLS error: certificate verify failed ({detail})" if detail
@@ -163,6 +154,8 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
 
 
 def _host_port(url: URL) -> str:
-    host = url.host or "?"
-    port = url.port or (443 if url.scheme == "https" else 80)
+    return _where(url.host or "?", url.port or (443 if url.scheme == "https" else 80))
+
+
+def _where(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -12,7 +12,6 @@ import contextlib
 import importlib
 import os
 import ssl
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +19,7 @@ from ppcockpit.config_model import RedisProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
 from ppcockpit.secrets import Redactor, redact_url
 from ppcockpit.text import one_line
+from probes.causes import exception_chain
 from probes.redis_info import Counters, UnexpectedInfo, summarize_info
 
 CLIENT_NAME = "ppcockpit"
@@ -118,7 +118,7 @@ class RedisProbe:
         from redis import exceptions as errors
 
         where = self._endpoint
-        causes = list(_causes(exc))
+        causes = list(exception_chain(exc))
         for cause in causes:
             if isinstance(cause, ssl.SSLCertVerificationError):
                 detail = cause.verify_message or cause.reason or "certificate rejected"
@@ -167,13 +167,3 @@ def _endpoint_and_password(url: str) -> tuple[str, str | None]:
         return f"{parts.hostname or 'localhost'}:{parts.port or 6379}", parts.password
     except ValueError:
         return "the configured Redis", None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it was raised from, without looping."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

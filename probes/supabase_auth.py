@@ -19,6 +19,7 @@ from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
+from probes.causes import exception_chain
 from probes.http_client import new_client, warm_up
 from probes.supabase_management import describe_transport_error
 
@@ -28,14 +29,8 @@ _SIGN_OUT_TIMEOUT = 2.0
 
 def _http_cause(exc: BaseException) -> BaseException | None:
     """The httpx error behind a supabase-py error (they are raised `from` it)."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if isinstance(current, httpx.HTTPError):
-            return current
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
+    return next((cause for cause in exception_chain(exc, limit=5)
+                 if isinstance(cause, httpx.HTTPError)), None)
 
 
 def describe_sign_in_error(exc: Exception, timeout: float) -> str:
