@@ -51,3 +51,9 @@ def status_styles(widget) -> dict[Status, object]:  # type: ignore[no-untyped-de
     """The theme's style for each status, from the widget's `status--*` component classes."""
     return {s: widget.get_component_rich_style(f"status--{s.value}", partial=True)
             for s in Status}
+
+
+def retitle(widget, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Set a panel's border title; assigning it repaints the panel even when unchanged."""
+    if widget.border_title != title:
+        widget.border_title = title

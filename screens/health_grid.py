@@ -11,6 +11,7 @@ from screens.format import (
     STATUS_COMPONENT_CLASSES,
     age,
     latency,
+    retitle,
     status_styles,
     status_text,
 )
@@ -39,9 +40,7 @@ class HealthGrid(Vertical, can_focus=False):
             table.show_rows([("waiting", ("/api/health", Text("… waiting"), "", "", "",
                                             "first check under way"))])
             return
-        title = f"Health · {reading.target}"
-        if self.border_title != title:  # assigning it repaints the panel, even unchanged
-            self.border_title = title
+        retitle(self, f"Health · {reading.target}")
         styles = status_styles(self)
         rows = [("endpoint", self._endpoint_cells(reading, snapshot, styles))]
         for row in reading.rows:

@@ -9,8 +9,22 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ppcockpit.model import Reading, Snapshot, Status
-from screens.format import STATUS_COMPONENT_CLASSES, percent, size, status_styles, status_text
+from screens.format import (
+    STATUS_COMPONENT_CLASSES,
+    percent,
+    retitle,
+    size,
+    status_styles,
+    status_text,
+)
 from screens.text_block import TextBlock
+
+
+def memory_zone(ratio: float, warn: float, crit: float) -> str:
+    """The component class for used memory at `ratio` of maxmemory."""
+    if ratio >= crit:
+        return "bar--crit"
+    return "bar--warn" if ratio >= warn else "bar--ok"
 
 
 class MemoryBar(Widget):
@@ -29,11 +43,7 @@ class MemoryBar(Widget):
         text = Text(no_wrap=True)
         filled = 0 if ratio is None else round(min(1.0, max(0.0, ratio)) * width)
         ticks = {min(width - 1, round(self.warn * width)), min(width - 1, round(self.crit * width))}
-        zone = "bar--ok"
-        if ratio is not None and ratio >= self.crit:
-            zone = "bar--crit"
-        elif ratio is not None and ratio >= self.warn:
-            zone = "bar--warn"
+        zone = "bar--ok" if ratio is None else memory_zone(ratio, self.warn, self.crit)
         fill_style = self.get_component_rich_style(zone, partial=True)
         empty_style = self.get_component_rich_style("bar--empty", partial=True)
         tick_style = self.get_component_rich_style("bar--tick", partial=True)
@@ -65,8 +75,8 @@ class MemoryHistory(Widget):
         width, height = max(1, self.size.width), max(1, self.size.height)
         shown = self.samples[-width:]
         levels = [self._level(ratio, height) for ratio in shown]
-        styles = [self.get_component_rich_style(self._zone(ratio), partial=True)
-                  for ratio in shown]
+        styles = [self.get_component_rich_style(memory_zone(ratio, self.warn, self.crit),
+                                                partial=True) for ratio in shown]
         text = Text(no_wrap=True)
         for row in range(height):
             base = (height - 1 - row) * 8
@@ -81,11 +91,6 @@ class MemoryHistory(Widget):
     def _level(ratio: float, height: int) -> int:
         level = round(min(1.0, max(0.0, ratio)) * 8 * height)
         return max(level, 1) if ratio > 0 else 0  # any memory in use shows
-
-    def _zone(self, ratio: float) -> str:
-        if ratio >= self.crit:
-            return "bar--crit"
-        return "bar--warn" if ratio >= self.warn else "bar--ok"
 
 
 class RedisPanel(Vertical):
@@ -108,6 +113,8 @@ class RedisPanel(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Redis"
+        for widget in (self.query_one(MemoryBar), self.query_one(MemoryHistory)):
+            widget.warn, widget.crit = self.memory_warn, self.memory_crit
 
     def show(self, snapshot: Snapshot) -> None:
         reading = snapshot.readings.get("redis")
@@ -117,15 +124,13 @@ class RedisPanel(Vertical):
         sparkline = self.query_one(MemoryHistory)
         stale = "redis" in snapshot.stale
         if self._shown == (reading, stale):
-            return  # nothing new: a Static update costs a layout pass, so skip it
+            return  # nothing new since the last redraw
         self._shown = (reading, stale)
         if reading is None:
             status_line.show("… waiting for the first reading")
             return
         styles = status_styles(self)
-        title = f"Redis · {reading.target}"
-        if self.border_title != title:
-            self.border_title = title
+        retitle(self, f"Redis · {reading.target}")
         head = status_text(reading.status, styles)
         if stale:
             head.append(" (stale)")
@@ -139,10 +144,6 @@ class RedisPanel(Vertical):
             bar.display = sparkline.display = numbers.display = False
             return
         bar.display = sparkline.display = numbers.display = True
-        metrics = reading.metrics
-        bar.warn, bar.crit = self.memory_warn, self.memory_crit
-        sparkline.warn, sparkline.crit = self.memory_warn, self.memory_crit
-        ratio = metrics.get("memory_ratio")
         bar.ratio = float(ratio) if isinstance(ratio, int | float) else None
         numbers.show(self._numbers(reading))
         signal = snapshot.signals.get("redis")
