@@ -19,14 +19,22 @@ from pathlib import Path
 # "frame" is printed by the callback that runs once the first full screen has been painted
 # (call_after_refresh), the same way for both apps; what starts after that paint (probes,
 # their imports in threads) is not counted.
-BARE = """
+READY = """
 import asyncio
-from textual.app import App
 
 def painted_now(painted):
     print("frame", flush=True)  # from the after-paint callback itself, not a later await
     painted.set_result(None)
 
+async def ready(pilot):
+    painted = asyncio.get_running_loop().create_future()
+    pilot.app.call_after_refresh(painted_now, painted)
+    await painted
+    pilot.app.exit()
+"""
+
+BARE = READY + """
+from textual.app import App
 from textual.widgets import Footer, Header, Static
 
 class Bare(App):
@@ -35,33 +43,15 @@ class Bare(App):
         yield Static("hello")
         yield Footer()
 
-async def ready(pilot):
-    painted = asyncio.get_running_loop().create_future()
-    pilot.app.call_after_refresh(painted_now, painted)
-    await painted
-    pilot.app.exit()
-
 Bare().run(headless=True, size=(160, 48), auto_pilot=ready)
 """
 
-COCKPIT = """
-import asyncio
+COCKPIT = READY + """
 import sys
 from pathlib import Path
-from ppcockpit.cli import build_runner
-
-def painted_now(painted):
-    print("frame", flush=True)  # from the after-paint callback itself, not a later await
-    painted.set_result(None)
-
 from ppcockpit.app import make_app
+from ppcockpit.cli import build_runner
 from ppcockpit.config import load_config
-
-async def ready(pilot):
-    painted = asyncio.get_running_loop().create_future()
-    pilot.app.call_after_refresh(painted_now, painted)
-    await painted
-    pilot.app.exit()
 
 config = load_config(Path(sys.argv[1]))
 make_app(config, build_runner(config)).run(headless=True, size=(160, 48), auto_pilot=ready)
