@@ -1,5 +1,9 @@
 import sys
 
-from ppcockpit.cli import main
+from ppcockpit.entry import EXIT_INTERRUPTED, main
 
-sys.exit(main())
+try:
+    code = main()
+except KeyboardInterrupt:  # between the import above and main's own guard
+    code = EXIT_INTERRUPTED
+sys.exit(code)

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
+from textual.worker import Worker, WorkerState
 
 from ppcockpit.config import Config, ConfigError
 from ppcockpit.model import Reading, Status, TargetUnavailable, Transition
@@ -20,6 +23,7 @@ from ppcockpit.probe import DeployAware
 from ppcockpit.runner import ProbeRunner
 from ppcockpit.state import CockpitState
 from ppcockpit.telemetry import CockpitTelemetry, create_annotation
+from ppcockpit.text import one_line
 from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
 from screens.header import CockpitHeader
@@ -112,6 +116,22 @@ class CockpitApp(App[int]):
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
         self.set_interval(CLOCK_TICK, self._tick)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A toast. Its text is literal unless a caller asks for markup: what the cockpit
+        says is full of outside text (provider errors, ids), and `[/]` in it must show as
+        it is, not crash the cockpit or restyle the screen."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """A background job that failed is said, never lost."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            reason = one_line(self.config.redactor(f"{type(error).__name__}: {error}"), 200)
+            self.notify(reason, title=f"{event.worker.group or 'background'} job failed",
+                        severity="error", timeout=10)
 
     def _start_work(self) -> None:
         self.runner.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,9 +160,24 @@ async def run_check(config: Config, *, as_json_output: bool = False,
     finally:
         await runner.stop()
     verdict = decide(readings)
-    render = as_json if as_json_output else as_table
-    print(config.redactor(render(config.environment_name, verdict, readings)))
+    if as_json_output:
+        text = as_json(config.environment_name, verdict, readings, redact=config.redactor.data)
+    else:
+        text = config.redactor(as_table(config.environment_name, verdict, readings))
+    print_out(text)
     return EXIT_GO if verdict.go else EXIT_NO_GO
+
+
+def print_out(text: str) -> None:
+    """Print to stdout; a reader that went away (`check | head -1`) is not an error: the
+    exit status still carries the verdict."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def run_cockpit(config: Config, *, read_only: bool = False, theme: str | None = None,

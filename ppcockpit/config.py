@@ -1,33 +1,58 @@
-"""Reading cockpit.toml: find it, parse it, resolve ${VAR}s, validate, explain every mistake."""
+"""Reading cockpit.toml: find it, parse it, resolve ${VAR}s, validate, explain every mistake.
+
+Every message names the file, the line and the dotted key (ppcockpit.toml_document), never
+shows a value that came from a ${VAR} or an env file, and shows every name from outside with
+its control characters made visible.
+"""
 
 from __future__ import annotations
 
-import difflib
+import io
 import os
 import re
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-from pydantic import BaseModel, ValidationError
+from ppcockpit.config_model import (
+    CockpitFile,
+    EnvironmentConfig,
+    HttpUrl,
+    ProbesConfig,
+    RedisUrl,
+    Seconds,
+    dec_hook,
+)
+from ppcockpit.secrets import Redactor, looks_secret, url_password
+from ppcockpit.text import escape_controls
+from ppcockpit.toml_document import (
+    ConfigError,
+    Document,
+    convert,
+    dotted,
+    read_text,
+    read_toml,
+    regular_file,
+    struct_fields,
+)
 
-from ppcockpit.config_model import CockpitFile, EnvironmentConfig, ProbesConfig
-from ppcockpit.secrets import Redactor
+__all__ = ["Config", "ConfigError", "find_config", "load_config"]
 
 CONFIG_ENV_VAR = "PPCOCKPIT_CONFIG"
 DEFAULT_CONFIG_NAME = "cockpit.toml"
+MAX_ENV_FILE_BYTES = 8 * 1024 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Stands in for another environment's ${VAR}s: errors about it are not the user's mistake.
-_UNSET = "\x00unset\x00"
-
-
-class ConfigError(Exception):
-    """A configuration or command-line mistake, explained in one message (exit 2)."""
+# Settings whose value is not a credential even when it comes from a ${VAR}: redacting them
+# would only hide the environment's name or URL from the operator.
+_PLAIN_SETTINGS = frozenset({
+    "environment", "operator", "theme", "base_url", "host", "url", "management_url",
+    "project_id", "project_ref", "migrations_dir", "path", "reference", "candidate",
+})
+# What stands in for another environment's ${VAR}s, by the type of the setting: those
+# environments are validated for shape, and their secrets are not needed to watch this one.
+_STAND_INS: dict[Any, str] = {HttpUrl: "https://unset.invalid", RedisUrl: "redis://unset.invalid",
+                              Seconds: "1s"}
 
 
 @dataclass(frozen=True)
@@ -59,9 +84,26 @@ def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
         path, origin = Path(environ[CONFIG_ENV_VAR]), f"${CONFIG_ENV_VAR}"
     else:
         path, origin = Path(DEFAULT_CONFIG_NAME), "the current directory"
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such configuration file (from {origin})")
+    try:
+        regular_file(path, "configuration file")
+    except ConfigError as exc:
+        raise ConfigError(f"{escape_controls(exc)} (from {origin})") from None
     return path
+
+
+def read_env_file(env_file: str) -> tuple[dict[str, str], set[str]]:
+    """The variables of a .env file, and those of its values that are secrets (keys named
+    like credentials, URL passwords). Never every value: `3000` or `true` is not a secret."""
+    path = Path(env_file)
+    try:
+        text = read_text(path, "file", limit=MAX_ENV_FILE_BYTES)
+    except ConfigError as exc:
+        raise ConfigError(f"--env-file {exc}") from None
+    from dotenv import dotenv_values  # only when there is an env file
+
+    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    secrets = {v for k, v in values.items() if looks_secret(k) or url_password(v)}
+    return values, secrets
 
 
 def load_config(
@@ -73,194 +115,131 @@ def load_config(
     """Parse, resolve and validate `path` for the environment `env_name`."""
     environ = dict(os.environ if environ is None else environ)
     dotenv: dict[str, str] = {}
+    secrets: set[str] = set()
     if env_file:
-        env_path = Path(env_file)
-        if not env_path.is_file():
-            raise ConfigError(f"--env-file {env_file}: no such file")
-        dotenv = {k: v for k, v in dotenv_values(env_path).items() if v is not None}
-
+        dotenv, secrets = read_env_file(env_file)
+    resolver = _Resolver({**dotenv, **environ})  # the process environment wins
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_toml_error(path, text, exc)) from None
+        config = _load(read_toml(path), env_name, resolver, environ)
+    except ConfigError as exc:
+        # A message never holds a secret, even one a validator quoted.
+        redact = Redactor(secrets | resolver.secrets)
+        raise ConfigError(redact(str(exc))) from None
+    config.redactor.add(secrets)
+    return config
 
+
+def _load(document: Document, env_name: str | None, resolver: _Resolver,
+          environ: Mapping[str, str]) -> Config:
+    raw = document.data
+    cockpit = raw.get("cockpit")
+    cockpit = resolver.resolve(cockpit, ("cockpit",)) if isinstance(cockpit, dict) else cockpit
     environments = raw.get("environments")
+    names: tuple[str, ...] = ()
+    chosen = ""
     if isinstance(environments, dict) and environments:
         names = tuple(environments)
-        cockpit = raw.get("cockpit") if isinstance(raw.get("cockpit"), dict) else {}
-        default = cockpit.get("environment")
+        default = cockpit.get("environment") if isinstance(cockpit, dict) else None
         # A default of the wrong type is reported by validation below, not here.
         chosen = env_name or (default if isinstance(default, str) else None) or names[0]
         if chosen not in environments:
             origin = "--env" if env_name else "cockpit.environment"
+            where = document.path if env_name else document.where(("cockpit", "environment"))
             raise ConfigError(
-                f"{path}: {origin} {chosen!r} is not an environment here; "
-                f"the environments are: {', '.join(names)}"
-            )
-    else:
-        names, chosen = (), ""
+                f"{where}: {origin} {escape_controls(repr(chosen))} is not an environment "
+                f"here; the environments are: {', '.join(escape_controls(n) for n in names)}")
 
-    lookup = {**dotenv, **environ}  # the process environment wins over the file
-    used_secrets: list[str] = list(dotenv.values())
-    # Only the chosen environment's ${VAR}s must be set: staging's secrets are not needed
-    # to watch production.
-    resolved = _resolve_vars(raw, lookup, used_secrets, path, chosen, ())
+    resolved = {key: value for key, value in raw.items() if key != "environments"}
+    if isinstance(cockpit, dict):
+        resolved["cockpit"] = cockpit
+    if "probes" in resolved:
+        resolved["probes"] = resolver.resolve(resolved["probes"], ("probes",))
+    resolver.raise_missing(document)
+    if environments is not None:
+        resolved["environments"] = environments
+    file = convert(document, resolved, CockpitFile, dec_hook=dec_hook)
 
-    try:
-        model = CockpitFile.model_validate(resolved)
-    except ValidationError as exc:
-        message = _validation_message(path, text, exc)
-        if message:
-            raise ConfigError(message) from None
-        # Only placeholders for other environments' unset ${VAR}s failed: validate the
-        # chosen environment alone.
-        resolved["environments"] = {chosen: resolved["environments"][chosen]}
-        model = CockpitFile.model_validate(resolved)
-
+    validated: dict[str, EnvironmentConfig] = {}
+    for name, values in file.environments.items():
+        loc = ("environments", name)
+        if name == chosen:
+            data = resolver.resolve(values, loc)
+            resolver.raise_missing(document)
+        else:
+            data = _stand_in_vars(values, EnvironmentConfig)
+        validated[name] = convert(document, data, EnvironmentConfig, loc,
+                                  origins=resolver.origins, dec_hook=dec_hook)
     return Config(
-        path=path,
+        path=document.path,
         environment_name=chosen,
-        environment=model.environments[chosen],
+        environment=validated[chosen],
         environment_names=names,
-        probes=model.probes,
-        operator=model.cockpit.operator or environ.get("USER") or "operator",
-        theme=model.cockpit.theme,
-        history=model.cockpit.history,
-        redactor=Redactor(used_secrets),
+        probes=file.probes,
+        operator=file.cockpit.operator or environ.get("USER") or "operator",
+        theme=file.cockpit.theme,
+        history=file.cockpit.history,
+        redactor=Redactor(resolver.secrets),
     )
 
 
-def _resolve_vars(value: Any, lookup: Mapping[str, str], secrets: list[str], path: Path,
-                  chosen: str, loc: tuple[str, ...]) -> Any:
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            here = (*loc, str(key))
-            if len(here) == 2 and here[0] == "environments" and here[1] != chosen:
-                out[key] = _placeholder_vars(item)
-            else:
-                out[key] = _resolve_vars(item, lookup, secrets, path, chosen, here)
-        return out
-    if isinstance(value, list):
-        return [_resolve_vars(item, lookup, secrets, path, chosen, (*loc, str(i)))
-                for i, item in enumerate(value)]
-    if isinstance(value, str) and "${" in value:
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in lookup:
-                raise ConfigError(
-                    f"{path}: ${{{name}}} is not set (used by {'.'.join(loc)}); "
-                    "set it in the environment or in the file given with --env-file"
-                )
-            secrets.append(lookup[name])
-            return lookup[name]
+class _Resolver:
+    """Replaces ${VAR}s with their values, remembering which settings came from which
+    variable (errors name the variable, never the value) and which values are secrets."""
 
-        return _VAR.sub(substitute, value)
+    def __init__(self, lookup: Mapping[str, str]) -> None:
+        self.lookup = lookup
+        self.origins: dict[tuple[str, ...], str] = {}
+        self.secrets: set[str] = set()
+        self.missing: dict[str, list[tuple[str, ...]]] = {}  # variable -> where it is used
+
+    def raise_missing(self, document: Document) -> None:
+        """One message for every ${VAR} that is not set, each with the settings using it."""
+        if not self.missing:
+            return
+        first = min(self.missing.values(), key=lambda locs: document.index.line_of(locs[0])
+                    or 0)[0]
+        names = [f"${{{name}}} (used by {', '.join(dotted(loc) for loc in locs)})"
+                 for name, locs in self.missing.items()]
+        verb = "is" if len(names) == 1 else "are"
+        raise ConfigError(f"{document.where(first)}: {'; '.join(names)} {verb} not set; set "
+                          f"{'it' if len(names) == 1 else 'them'} in the environment or in "
+                          "the file given with --env-file")
+
+    def resolve(self, value: Any, loc: tuple[str, ...]) -> Any:
+        if isinstance(value, dict):
+            return {key: self.resolve(item, (*loc, str(key))) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item, (*loc, str(i))) for i, item in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return _VAR.sub(lambda match: self._value(match.group(1), loc), value)
+        return value
+
+    def _value(self, name: str, loc: tuple[str, ...]) -> str:
+        if name not in self.lookup:
+            self.missing.setdefault(name, []).append(loc)
+            return "${" + name + "}"
+        value = self.lookup[name]
+        self.origins[loc] = name
+        setting = loc[-1] if loc else ""
+        if looks_secret(name) or setting not in _PLAIN_SETTINGS:
+            self.secrets.add(value)
+        elif password := url_password(value):
+            self.secrets.add(password)
+        return value
+
+
+def _stand_in_vars(value: Any, kind: Any) -> Any:
+    """Another environment's settings with each ${VAR} replaced by a stand-in of the
+    setting's type, so that its shape is checked without its secrets."""
+    if isinstance(value, dict):
+        fields = struct_fields(kind) or {}
+        return {key: _stand_in_vars(item, fields.get(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stand_in_vars(item, None) for item in value]
+    if isinstance(value, str) and "${" in value:
+        for candidate in (kind, *getattr(kind, "__args__", ())):
+            if candidate in _STAND_INS:
+                return _STAND_INS[candidate]
+        return "unset"
     return value
 
-
-def _placeholder_vars(value: Any) -> Any:
-    """Other environments are validated for shape only: their ${VAR}s need not be set."""
-    if isinstance(value, dict):
-        return {k: _placeholder_vars(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_placeholder_vars(v) for v in value]
-    if isinstance(value, str) and "${" in value:
-        return _VAR.sub(_UNSET, value)
-    return value
-
-
-def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> str:
-    message = str(exc)
-    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-    reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
-    if match:
-        line, column = match.groups()
-        return f"{path}:{line}:{column}: invalid TOML: {reason}"
-    if "end of document" in message:
-        lines = text.count("\n") + 1
-        return f"{path}:{lines}: invalid TOML: {reason}"
-    return f"{path}: invalid TOML: {reason}"
-
-
-def _validation_message(path: Path, text: str, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors(include_url=False):
-        if isinstance(error.get("input"), str) and _UNSET in error["input"]:
-            continue
-        loc = tuple(str(part) for part in error["loc"])
-        dotted = ".".join(loc) or "(top level)"
-        where = _locate(text, loc)
-        prefix = f"{path}:{where}" if where else str(path)
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            valid = _valid_keys(CockpitFile, loc[:-1])
-            near = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
-            hint = f'; did you mean "{".".join((*loc[:-1], near[0]))}"?' if near else ""
-            options = f" (valid here: {', '.join(valid)})" if valid and not near else ""
-            lines.append(f"{prefix}: unknown key {dotted}{hint}{options}")
-        elif kind == "missing":
-            lines.append(f"{prefix}: {dotted} is required but missing")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            got = error.get("input")
-            plain = kind == "value_error" or isinstance(got, dict | list)
-            shown = "" if plain else f" (got {_show(got)})"
-            lines.append(f"{prefix}: {dotted}: {message}{shown}")
-    return "\n".join(lines)
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _valid_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
-    current: Any = model
-    free_name_next = False
-    for part in loc:
-        if free_name_next:  # a dict level: this part is a name the user chose
-            free_name_next = False
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        info = current.model_fields.get(part)
-        if info is None:
-            return []
-        current = _unwrap(info.annotation)
-        if typing.get_origin(current) is dict:
-            current = _unwrap(typing.get_args(current)[1])
-            free_name_next = True
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
-
-
-def _locate(text: str, loc: tuple[str, ...]) -> int | None:
-    """The line where the dotted key `loc` is written, when it can be found simply."""
-    table: tuple[str, ...] = ()
-    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(?:#.*)?$")
-    assignment = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := header.match(line):
-            table = tuple(part.strip().strip("\"'") for part in match.group(1).split("."))
-            if table == loc:
-                return number
-            continue
-        if match := assignment.match(line):
-            key = tuple(p.strip().strip("\"'") for p in match.group(1).split("."))
-            full = table + key
-            if full == loc or (len(loc) > len(full) and loc[: len(full)] == full):
-                return number
-    return None

@@ -1,49 +1,114 @@
-"""The typed shape of cockpit.toml. Every key has a docstring; unknown keys are rejected."""
+"""The typed shape of cockpit.toml: strict msgspec structs. Every key has a docstring;
+unknown keys are rejected (ppcockpit.toml_document finds them all, with their lines)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta
+from msgspec.structs import force_setattr
 
 from ppcockpit.durations import parse_duration
 
 
-def _duration(value: object) -> float:
+class Seconds(float):
+    """A duration read from a string such as "500ms", "5s", "15m" or "24h"."""
+
+
+DURATION_FORMS = 'a duration string such as "500ms", "5s", "15m" or "24h"'
+
+
+def seconds(value: object) -> Seconds:
+    """A duration setting as seconds; ValueError (without the value: it may come from a
+    ${VAR}) when it is not one."""
+    if isinstance(value, Seconds):
+        return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError('expected a duration string such as "500ms", "5s", "15m" or "24h"')
-    return parse_duration(value)
-
-
-def _positive(value: float) -> float:
-    if value <= 0:
+        raise ValueError(f"expected {DURATION_FORMS}")
+    try:
+        parsed = parse_duration(value)
+    except ValueError as exc:
+        too_long = "too long" in str(exc)
+        raise ValueError("too long a duration: at most 365d" if too_long else
+                         "not a duration: write a number and a unit, e.g. "
+                         '"500ms", "5s", "15m", "24h"') from None
+    if parsed <= 0:
         raise ValueError("expected a duration greater than zero")
-    return value
+    return Seconds(parsed)
 
 
-Duration = Annotated[float, BeforeValidator(_duration), AfterValidator(_positive)]
-Ratio = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+class HttpUrl(str):
+    """An http:// or https:// URL, without a trailing slash."""
 
 
-def _http_url(value: str) -> str:
+class RedisUrl(str):
+    """A redis://, rediss:// or unix:// URL."""
+
+
+def http_url(value: object) -> HttpUrl:
+    if isinstance(value, HttpUrl):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an http:// or https:// URL")
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http:// or https:// URL, got {value[:40]!r}")
-    return value.rstrip("/")
+        raise ValueError("expected an http:// or https:// URL")
+    return HttpUrl(value.rstrip("/"))
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+def redis_url(value: object) -> RedisUrl:
+    if isinstance(value, RedisUrl):
+        return value
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return RedisUrl(value)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+# The types msgspec does not know, and how a value becomes one (config file or code).
+_READERS: dict[type, Any] = {Seconds: seconds, HttpUrl: http_url, RedisUrl: redis_url}
+
+
+def dec_hook(kind: type, value: Any) -> Any:
+    """How msgspec builds the types it does not know (durations, URLs)."""
+    reader = _READERS.get(kind)
+    if reader is None:
+        raise NotImplementedError(f"{kind!r} cannot be read from TOML")
+    return reader(value)
+
+
+Ratio = Annotated[float, Meta(ge=0.0, le=1.0)]
+_read_fields: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _fields_to_read(kind: type) -> list[tuple[str, Any]]:
+    """The fields of `kind` whose values must be read by one of _READERS."""
+    found = _read_fields.get(kind)
+    if found is None:
+        found = []
+        for field in msgspec.structs.fields(kind):
+            for candidate in (field.type, *getattr(field.type, "__args__", ())):
+                if candidate in _READERS:
+                    found.append((field.name, _READERS[candidate]))
+                    break
+        _read_fields[kind] = found
+    return found
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Unknown keys are errors; durations and URLs may be given as plain strings when a
+    struct is built in code (tests), and are read the same way as from a file."""
+
+    def __post_init__(self) -> None:
+        for name, reader in _fields_to_read(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                force_setattr(self, name, reader(value))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        """Validated from plain data, as a config file would give it (strict, durations
+        as strings)."""
+        return msgspec.convert(values, cls, strict=True, dec_hook=dec_hook)
 
 
 class CockpitSection(Strict):
@@ -53,12 +118,12 @@ class CockpitSection(Strict):
     """Who is at the keyboard; shown in the header (default: $USER)."""
     theme: str = "dark"
     """The theme at start: dark, light or high-contrast."""
-    history: int = Field(default=120, ge=10, le=10_000)
+    history: Annotated[int, Meta(ge=10, le=10_000)] = 120
     """How many readings the memory history keeps."""
 
 
-class PosthogEnvironment(Strict):
-    host: HttpUrl = "https://us.posthog.com"
+class PosthogEnvironment(Strict, kw_only=True):
+    host: HttpUrl = HttpUrl("https://us.posthog.com")
     """PostHog host, e.g. https://us.posthog.com or https://eu.posthog.com."""
     project_id: str
     """The numeric project id."""
@@ -77,7 +142,7 @@ class SupabaseEnvironment(Strict):
     """The 20-character project ref, for the Management API."""
     access_token: str | None = None
     """A Management API access token (sbp_...)."""
-    management_url: HttpUrl = "https://api.supabase.com"
+    management_url: HttpUrl = HttpUrl("https://api.supabase.com")
     """The Management API base URL."""
     migrations_dir: str | None = None
     """The app repo's supabase/migrations folder, relative to this file. Optional."""
@@ -90,44 +155,36 @@ class SupabaseEnvironment(Strict):
 class EnvironmentConfig(Strict):
     base_url: HttpUrl
     """Where the app is served, e.g. https://app.pocketphilosopher.com."""
-    redis_url: str | None = None
+    redis_url: RedisUrl | None = None
     """redis://, rediss:// or unix:// URL of the app's Redis; passwords via ${VAR}."""
     posthog: PosthogEnvironment | None = None
     """PostHog project for the failure ratio and deploy annotations."""
     supabase: SupabaseEnvironment | None = None
     """Supabase project for backups, migrations and the auth smoke."""
 
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("expected a redis://, rediss:// or unix:// URL")
-        return value
-
 
 class ProbeSettings(Strict):
     enabled: bool = True
     """Set false to leave this probe out entirely."""
-    interval: Duration = 5.0
+    interval: Seconds = Seconds(5.0)
     """How often the probe runs."""
-    timeout: Duration = 3.0
+    timeout: Seconds = Seconds(3.0)
     """How long one run may take before it counts as unavailable."""
 
-    @model_validator(mode="after")
-    def _timeout_fits(self) -> ProbeSettings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.timeout > self.interval:
             raise ValueError("timeout must not be longer than interval")
-        return self
 
 
 class HealthProbeConfig(ProbeSettings):
     path: str = "/api/health"
     """The health route, appended to base_url."""
-    unavailable_after: int = Field(default=2, ge=0, le=100)
+    unavailable_after: Annotated[int, Meta(ge=0, le=100)] = 2
     """A provider alerts when unavailable for more than this many consecutive checks."""
     ignore_providers: list[str] = []
     """Provider ids that never count against go/no-go."""
-    max_body: int = Field(default=1_048_576, ge=1024)
+    max_body: Annotated[int, Meta(ge=1024)] = 1_048_576
     """Bodies larger than this many bytes are not read."""
 
 
@@ -137,46 +194,44 @@ class RedisProbeConfig(ProbeSettings):
     memory_crit: Ratio = 0.90
     """Used memory over this share of maxmemory is critical (unavailable)."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> RedisProbeConfig:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.memory_warn > self.memory_crit:
             raise ValueError("memory_warn must not be above memory_crit")
-        return self
 
 
 class PosthogProbeConfig(ProbeSettings):
-    interval: Duration = 60.0
-    timeout: Duration = 15.0
+    interval: Seconds = Seconds(60.0)
+    timeout: Seconds = Seconds(15.0)
     success_event: str = "i_chat_completed"
     """The event counted as a successful request."""
     failure_event: str = "i_request_failed"
     """The event counted as a failed request."""
-    window: Duration = 900.0
+    window: Seconds = Seconds(900.0)
     """The window the ratio is computed over (the team's rule: 15 minutes)."""
     ratio_warn: Ratio = 0.02
     """Failure ratio above this is degraded."""
     ratio_crit: Ratio = 0.05
     """Failure ratio above this is critical (unavailable)."""
-    min_requests: int = Field(default=20, ge=0)
+    min_requests: Annotated[int, Meta(ge=0)] = 20
     """Below this many requests in the window the ratio is inconclusive (unknown)."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> PosthogProbeConfig:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.ratio_warn > self.ratio_crit:
             raise ValueError("ratio_warn must not be above ratio_crit")
-        return self
 
 
 class SupabaseProbeConfig(ProbeSettings):
-    interval: Duration = 60.0
-    timeout: Duration = 10.0
-    backup_max_age: Duration = 86400.0
+    interval: Seconds = Seconds(60.0)
+    timeout: Seconds = Seconds(10.0)
+    backup_max_age: Seconds = Seconds(86400.0)
     """The newest completed backup must be younger than this."""
 
 
 class PwaProbeConfig(ProbeSettings):
-    interval: Duration = 60.0
-    timeout: Duration = 10.0
+    interval: Seconds = Seconds(60.0)
+    timeout: Seconds = Seconds(10.0)
     manifest_path: str = "/manifest.webmanifest"
     """The web app manifest route."""
     service_worker_path: str = "/service-worker.js"
@@ -199,43 +254,44 @@ DEFAULT_SECRET_KEYS = [
 
 
 class SecretsProbeConfig(ProbeSettings):
-    interval: Duration = 60.0
+    interval: Seconds = Seconds(60.0)
     reference: str | None = None
     """The reference .env export (e.g. staging), relative to this file."""
     candidate: str | None = None
     """The .env export being checked (e.g. production), relative to this file."""
-    keys: list[str] = DEFAULT_SECRET_KEYS
+    keys: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_SECRET_KEYS))
     """The keys both files must hold."""
-    must_differ: list[str] = [
+    must_differ: list[str] = msgspec.field(default_factory=lambda: [
         "NEXT_PUBLIC_SUPABASE_URL",
         "NEXT_PUBLIC_SUPABASE_ANON_KEY",
         "SUPABASE_SERVICE_ROLE_KEY",
         "REDIS_URL",
-    ]
+    ])
     """Keys whose value must not be the same in both files."""
 
 
 class ProbesConfig(Strict):
-    health: HealthProbeConfig = HealthProbeConfig()
+    health: HealthProbeConfig = msgspec.field(default_factory=HealthProbeConfig)
     """The app's /api/health."""
-    redis: RedisProbeConfig = RedisProbeConfig()
+    redis: RedisProbeConfig = msgspec.field(default_factory=RedisProbeConfig)
     """Redis memory, clients and throughput."""
-    posthog: PosthogProbeConfig = PosthogProbeConfig()
+    posthog: PosthogProbeConfig = msgspec.field(default_factory=PosthogProbeConfig)
     """The PostHog failure ratio."""
-    supabase: SupabaseProbeConfig = SupabaseProbeConfig()
+    supabase: SupabaseProbeConfig = msgspec.field(default_factory=SupabaseProbeConfig)
     """Supabase backups, migrations and auth smoke."""
-    pwa: PwaProbeConfig = PwaProbeConfig()
+    pwa: PwaProbeConfig = msgspec.field(default_factory=PwaProbeConfig)
     """Manifest, service worker and offline route."""
-    secrets: SecretsProbeConfig = SecretsProbeConfig()
+    secrets: SecretsProbeConfig = msgspec.field(default_factory=SecretsProbeConfig)
     """Secrets parity between two .env exports."""
 
 
-class CockpitFile(Strict):
-    """The whole of cockpit.toml."""
+class CockpitFile(Strict, kw_only=True):
+    """The whole of cockpit.toml. Environments are converted one by one (see config.py), so
+    that an error names the environment it is in."""
 
-    cockpit: CockpitSection = CockpitSection()
+    cockpit: CockpitSection = msgspec.field(default_factory=CockpitSection)
     """Defaults for the cockpit itself."""
-    environments: dict[str, EnvironmentConfig] = Field(min_length=1)
-    """The targets, by name (production, staging, ...)."""
-    probes: ProbesConfig = ProbesConfig()
+    environments: Annotated[dict[str, dict[str, Any]], Meta(min_length=1)]
+    """The targets, by name (production, staging, ...): EnvironmentConfig each."""
+    probes: ProbesConfig = msgspec.field(default_factory=ProbesConfig)
     """Probe settings shared by every environment."""

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import re
 
+from ppcockpit.text import escape_controls
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_PATTERN = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*(ms|s|m|h|d)\s*$")
+MAX_DURATION = 365 * 86400.0  # a year: anything longer is a typo, not a setting
 
 
 def parse_duration(text: str) -> float:
     """Seconds in `text`; ValueError with the accepted forms when it is not a duration."""
-    match = _PATTERN.match(text)
+    match = _PATTERN.match(text) if len(text) <= 40 else None
     if not match:
+        shown = repr(text) if len(text) <= 40 else repr(text[:39] + "…")
         raise ValueError(
-            f"{text!r} is not a duration: write a number and a unit, e.g. "
+            f"{escape_controls(shown)} is not a duration: write a number and a unit, e.g. "
             '"500ms", "5s", "15m", "24h"'
         )
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{text.strip()!r} is too long a duration: at most 365d")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from ppcockpit.model import Reading, Verdict
 
+Redact = Callable[[Any], Any]  # structured data in, the same with every secret replaced
+
 
 def as_json(environment: str, verdict: Verdict, readings: list[Reading],
-            checked_at: datetime | None = None) -> str:
+            checked_at: datetime | None = None, redact: Redact = lambda data: data) -> str:
+    """The documented JSON object. Secrets are replaced in the data before it is
+    serialised: JSON escaping would hide a secret holding a `"` from a text search."""
     checked = (checked_at or datetime.now(UTC)).isoformat(timespec="seconds")
     document: dict[str, Any] = {
         "environment": environment,
@@ -18,7 +23,7 @@ def as_json(environment: str, verdict: Verdict, readings: list[Reading],
         "checked_at": checked,
         "probes": [_probe_json(r) for r in readings],
     }
-    return json.dumps(document, indent=2, default=str)
+    return json.dumps(redact(document), indent=2, default=str)
 
 
 def _probe_json(reading: Reading) -> dict[str, Any]:

@@ -27,3 +27,15 @@ def one_line(text: object, limit: int = 200) -> str:
     if len(cleaned) > limit:
         return cleaned[: limit - 1] + "…"
     return cleaned
+
+
+_VISIBLE_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: object) -> str:
+    """A name from outside (a config key, an environment, a provider id) with every control
+    character made visible (`\\e`, `\\n`, `\\x07`): nothing it holds can move the cursor,
+    retitle the terminal or start a new line in a CI log."""
+    return _ANY_CONTROL.sub(
+        lambda m: _VISIBLE_ESCAPES.get(m.group(0), f"\\x{ord(m.group(0)):02x}"), str(text))

@@ -6,13 +6,15 @@ from collections.abc import Iterable
 
 from ppcockpit.model import Decision, Reading, Status, Verdict
 
+NOTHING_CHECKED = "nothing was checked: every probe is disabled or not configured"
+
 
 def decide(readings: Iterable[Reading], expected: Iterable[str] = ()) -> Verdict:
     """No-go when anything is unavailable (an outage or a breached critical threshold) or
     unknown (the cockpit cannot tell: a probe failed, or the data is inconclusive).
 
     Degraded is still go: it is shown, but the team's rules do not stop a deploy for it.
-    Skipped (not configured) never counts.
+    Skipped (not configured) never counts, but nothing checked at all is no-go.
     """
     by_name = {r.probe: r for r in readings}
     missing = [name for name in expected if name not in by_name]
@@ -26,4 +28,7 @@ def decide(readings: Iterable[Reading], expected: Iterable[str] = ()) -> Verdict
         return Verdict(Decision.NO_GO, tuple(reasons))
     if missing:
         return Verdict(Decision.WAITING, tuple(f"{name}: no reading yet" for name in missing))
+    if all(reading.status is Status.SKIPPED for reading in by_name.values()):
+        # A GO from no evidence at all would read like a GO from all of it.
+        return Verdict(Decision.NO_GO, (NOTHING_CHECKED,))
     return Verdict(Decision.GO, ())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.content import Content
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Status
@@ -54,6 +55,8 @@ def status_styles(widget) -> dict[Status, object]:  # type: ignore[no-untyped-de
 
 
 def retitle(widget, title: str) -> None:  # type: ignore[no-untyped-def]
-    """Set a panel's border title; assigning it repaints the panel even when unchanged."""
-    if widget.border_title != title:
-        widget.border_title = title
+    """Set a panel's border title from text that may come from outside (a target, a host):
+    taken literally, never as markup. Assigning repaints the panel even when unchanged."""
+    literal = Content(title)
+    if widget.border_title != literal.markup:
+        widget.border_title = literal

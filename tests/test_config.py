@@ -100,8 +100,9 @@ BAD_CASES = {
     "unknown_section.toml": [":4:", "unknown key probez", 'did you mean "probes"'],
     "wrong_type.toml": [":5:", "probes.redis.memory_warn", "valid number"],
     "duration_number.toml": [":5:", "probes.health.interval", "expected a duration string"],
-    "duration_unit.toml": ["probes.health.interval", "is not a duration"],
-    "unset_var.toml": ["${PPC_TEST_UNSET_REDIS} is not set",
+    "duration_unit.toml": ["probes.health.interval", "not a duration"],
+    "unset_var.toml": [":3:", "${PPC_TEST_UNSET_REDIS} (used by "
+                       "environments.production.redis_url) is not set",
                        "used by environments.production.redis_url"],
     "url_scheme.toml": [":2:", "environments.production.base_url", "http:// or https://"],
     "redis_scheme.toml": [":3:", "environments.production.redis_url", "redis://"],

@@ -26,7 +26,7 @@ RID = "req-7f3a"
 
 
 def config(**overrides: Any) -> HealthProbeConfig:
-    return HealthProbeConfig.model_validate({"interval": "5s", "timeout": "2s", **overrides})
+    return HealthProbeConfig.from_dict({"interval": "5s", "timeout": "2s", **overrides})
 
 
 def json_response(body: Any, status: int = 200, request_id: str = RID,

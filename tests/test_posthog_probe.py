@@ -108,7 +108,7 @@ async def posthog() -> AsyncIterator[tuple[PostHogStandIn, str]]:
 
 def make_probe(base_url: str, **settings: Any) -> PosthogProbe:
     env = PosthogEnvironment(host=base_url, project_id=PROJECT, api_key=KEY)
-    return PosthogProbe(env, PosthogProbeConfig.model_validate(settings))
+    return PosthogProbe(env, PosthogProbeConfig.from_dict(settings))
 
 
 def all_text(item: Reading | BaseException) -> str:

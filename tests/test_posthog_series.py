@@ -159,7 +159,7 @@ def test_before_after_is_none_when_not_computable() -> None:
 # -- the verdict ----------------------------------------------------------------------------
 
 def config(**values: object) -> PosthogProbeConfig:
-    return PosthogProbeConfig.model_validate(values)
+    return PosthogProbeConfig.from_dict(values)
 
 
 @given(st.integers(0, 60), st.integers(0, 60), st.integers(0, 40))
