@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ppcockpit.config_model import (
     CockpitFile,
+    CockpitSection,
     EnvironmentConfig,
     HttpUrl,
     ProbesConfig,
@@ -68,11 +69,26 @@ class Config:
     theme: str
     history: int
     redactor: Redactor = field(default_factory=Redactor)
+    cockpit: CockpitSection = field(default_factory=CockpitSection)
+    # Validates another environment with its own ${VAR}s (a runbook step may watch staging).
+    _other_environment: Callable[[str], EnvironmentConfig] | None = field(
+        default=None, repr=False, compare=False)
 
     def resolve_path(self, relative: str) -> Path:
         """A path written in the config file, taken relative to that file."""
         candidate = Path(relative).expanduser()
         return candidate if candidate.is_absolute() else self.path.parent / candidate
+
+    def environment_config(self, name: str) -> EnvironmentConfig:
+        """The settings of environment `name`, its ${VAR}s resolved (ConfigError when one is
+        not set); its secrets join this config's redactor."""
+        if name == self.environment_name:
+            return self.environment
+        if name not in self.environment_names or self._other_environment is None:
+            raise ConfigError(f"{self.path}: {escape_controls(repr(name))} is not an "
+                              f"environment here; the environments are: "
+                              f"{', '.join(escape_controls(n) for n in self.environment_names)}")
+        return self._other_environment(name)
 
 
 def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -159,16 +175,31 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         resolved["environments"] = environments
     file = convert(document, resolved, CockpitFile, dec_hook=dec_hook)
 
+    def resolved_environment(name: str) -> EnvironmentConfig:
+        loc = ("environments", name)
+        data = resolver.resolve(file.environments[name], loc)
+        resolver.raise_missing(document)
+        return convert(document, data, EnvironmentConfig, loc, origins=resolver.origins,
+                       dec_hook=dec_hook)
+
     validated: dict[str, EnvironmentConfig] = {}
     for name, values in file.environments.items():
-        loc = ("environments", name)
         if name == chosen:
-            data = resolver.resolve(values, loc)
-            resolver.raise_missing(document)
+            validated[name] = resolved_environment(name)
         else:
-            data = _stand_in_vars(values, EnvironmentConfig)
-        validated[name] = convert(document, data, EnvironmentConfig, loc,
-                                  origins=resolver.origins, dec_hook=dec_hook)
+            validated[name] = convert(document, _stand_in_vars(values, EnvironmentConfig),
+                                      EnvironmentConfig, ("environments", name),
+                                      dec_hook=dec_hook)
+    redactor = Redactor(resolver.secrets)
+
+    def other_environment(name: str) -> EnvironmentConfig:
+        try:
+            environment = resolved_environment(name)
+        except ConfigError as exc:
+            raise ConfigError(redactor(str(exc))) from None
+        redactor.add(resolver.secrets)
+        return environment
+
     return Config(
         path=document.path,
         environment_name=chosen,
@@ -178,7 +209,9 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         operator=file.cockpit.operator or environ.get("USER") or "operator",
         theme=file.cockpit.theme,
         history=file.cockpit.history,
-        redactor=Redactor(resolver.secrets),
+        redactor=redactor,
+        cockpit=file.cockpit,
+        _other_environment=other_environment,
     )
 
 
@@ -201,6 +234,7 @@ class _Resolver:
         names = [f"${{{name}}} (used by {', '.join(dotted(loc) for loc in locs)})"
                  for name, locs in self.missing.items()]
         verb = "is" if len(names) == 1 else "are"
+        self.missing = {}
         raise ConfigError(f"{document.where(first)}: {'; '.join(names)} {verb} not set; set "
                           f"{'it' if len(names) == 1 else 'them'} in the environment or in "
                           "the file given with --env-file")

@@ -3,7 +3,7 @@ unknown keys are rejected (ppcockpit.toml_document finds them all, with their li
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -115,11 +115,71 @@ class CockpitSection(Strict):
     environment: str | None = None
     """The environment opened when --env is not given (default: the first one)."""
     operator: str | None = None
-    """Who is at the keyboard; shown in the header (default: $USER)."""
+    """Who is at the keyboard; recorded in the journal (default: the login name)."""
     theme: str = "dark"
     """The theme at start: dark, light or high-contrast."""
     history: Annotated[int, Meta(ge=10, le=10_000)] = 120
     """How many readings the memory history keeps."""
+    runbook: str | None = None
+    """The runbook TOML, relative to this file (default: the built-in Pocket Philosopher
+    runbook)."""
+    journal_dir: str | None = None
+    """Where deployment sessions are journaled (default: the user state directory)."""
+    release_log: str | None = None
+    """The TOML file release entries are appended to (default: in journal_dir)."""
+
+
+class Link(Strict):
+    title: str
+    """What the link shows, e.g. "PostHog · AI Telemetry"."""
+    url: HttpUrl
+    """Where it is."""
+
+
+class HostingEnvironment(Strict, kw_only=True):
+    provider: Literal["vercel"] = "vercel"
+    """The hosting API (Vercel's shape)."""
+    project_id: str
+    """The hosting project id (prj_...) or name."""
+    token: str | None = None
+    """An API token: ${VERCEL_TOKEN}."""
+    api_url: HttpUrl = HttpUrl("https://api.vercel.com")
+    """The API base URL."""
+    team_id: str | None = None
+    """The team the project belongs to (teamId), when it is not a personal project."""
+    target: str = "production"
+    """Which deployments count as this environment's (production, preview, or a custom
+    environment)."""
+
+
+class LogsEnvironment(Strict, kw_only=True):
+    source: Literal["command", "ssh", "file"]
+    """Where the app's log lines come from."""
+    run: str | None = None
+    """The command (source command or ssh), e.g. `kubectl logs -f deploy/web --since=10m`."""
+    path: str | None = None
+    """The file to follow (source file), relative to this file."""
+    host: str | None = None
+    """The SSH host (source ssh)."""
+    port: Annotated[int, Meta(ge=1, le=65535)] = 22
+    """The SSH port."""
+    user: str | None = None
+    """The SSH user."""
+    key_file: str | None = None
+    """The SSH private key file (default: the SSH agent and ~/.ssh keys)."""
+    known_hosts: str = "~/.ssh/known_hosts"
+    """The known_hosts file the host key is verified against (always)."""
+    max_lines: Annotated[int, Meta(ge=100, le=1_000_000)] = 10_000
+    """Lines kept in the log buffer."""
+    max_line_bytes: Annotated[int, Meta(ge=256, le=1_048_576)] = 16_384
+    """Longer lines are cut, with a visible mark."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        needs = {"command": ("run",), "ssh": ("host", "run"), "file": ("path",)}[self.source]
+        missing = [name for name in needs if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"source {self.source!r} needs {' and '.join(missing)}")
 
 
 class PosthogEnvironment(Strict, kw_only=True):
@@ -161,6 +221,12 @@ class EnvironmentConfig(Strict):
     """PostHog project for the failure ratio and deploy annotations."""
     supabase: SupabaseEnvironment | None = None
     """Supabase project for backups, migrations and the auth smoke."""
+    hosting: HostingEnvironment | None = None
+    """The hosting API: the live deployment, and what a rollback returns to."""
+    logs: LogsEnvironment | None = None
+    """The app's log stream for the log tail."""
+    links: list[Link] = []
+    """Dashboards and alerts to review (listed in the release log)."""
 
 
 class ProbeSettings(Strict):
@@ -240,6 +306,11 @@ class PwaProbeConfig(ProbeSettings):
     """The offline fallback route; must answer 200."""
 
 
+class DeploymentsProbeConfig(ProbeSettings):
+    interval: Seconds = Seconds(30.0)
+    timeout: Seconds = Seconds(10.0)
+
+
 DEFAULT_SECRET_KEYS = [
     "NEXT_PUBLIC_SUPABASE_URL",
     "NEXT_PUBLIC_SUPABASE_ANON_KEY",
@@ -283,6 +354,9 @@ class ProbesConfig(Strict):
     """Manifest, service worker and offline route."""
     secrets: SecretsProbeConfig = msgspec.field(default_factory=SecretsProbeConfig)
     """Secrets parity between two .env exports."""
+    deployments: DeploymentsProbeConfig = msgspec.field(
+        default_factory=DeploymentsProbeConfig)
+    """The hosting API's live deployment and the previous one."""
 
 
 class CockpitFile(Strict, kw_only=True):
