@@ -65,6 +65,9 @@ class Step(Strict, kw_only=True):
     """(record) A regular expression the typed value must match in full."""
     source: str | None = msgspec.field(default=None, name="from")
     """(record) "deployments": take the live deployment's URL and SHA, ask to confirm."""
+    name: str | None = msgspec.field(default=None, name="as")
+    """(record) The placeholder the value fills in later commands, e.g. `as = "sha"` for
+    {sha} (default: the step id with - as _). From deployments: {deployment_url}, {sha}."""
     # tag
     repo: str | None = None
     """(tag) A local git checkout, relative to the runbook file."""
