@@ -1,4 +1,5 @@
-"""The Textual App: wires config, themes, the probe runner and the dashboard. Nothing else."""
+"""The Textual App: wires a Session to the screens. Keys become session commands, session
+events become redraws and toasts. What the cockpit knows and does lives in the Session."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import partial
 from typing import Any, Protocol
 
 from textual import on
@@ -18,11 +17,16 @@ from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from ppcockpit.config import Config, ConfigError
-from ppcockpit.model import Reading, Status, TargetUnavailable, Transition
-from ppcockpit.probe import DeployAware
+from ppcockpit.model import Status, Transition
 from ppcockpit.runner import ProbeRunner
-from ppcockpit.state import CockpitState
-from ppcockpit.telemetry import CockpitTelemetry, create_annotation
+from ppcockpit.session import Refused, Session, SessionContext
+from ppcockpit.session_events import (
+    AlertRaised,
+    Notice,
+    ReadingArrived,
+    RunbookChanged,
+    SessionEvent,
+)
 from ppcockpit.text import one_line
 from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
@@ -30,14 +34,13 @@ from screens.header import CockpitHeader
 from screens.help import HelpScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
 
-SEVERITY = {
+SEVERITY: dict[Status, SeverityLevel] = {
     Status.HEALTHY: "information",
     Status.DEGRADED: "warning",
     Status.UNKNOWN: "warning",
     Status.UNAVAILABLE: "error",
     Status.SKIPPED: "information",
 }
-
 
 # Readings that arrive within this long of each other (probes due on one interval, a
 # sweep) share one redraw, a tenth of a second later on screen.
@@ -60,7 +63,7 @@ class Rehearsal(Protocol):
 
 
 class CockpitApp(App[int]):
-    """The cockpit. Probes run in the runner's tasks; readings arrive here and flow down."""
+    """The cockpit's screen. Probes run in the session's runners; events flow down."""
 
     CSS_PATH = STYLESHEET
     TITLE = "ppcockpit"
@@ -73,21 +76,20 @@ class CockpitApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, config: Config, runner: ProbeRunner, *, read_only: bool = False,
-                 theme: str | None = None, rehearsal: Rehearsal | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, session: Session, *, theme: str, rehearsal: Rehearsal | None = None,
+                 ) -> None:
         super().__init__()
-        self.config = config
-        self.runner = runner
-        self.read_only = read_only
+        self.session = session
+        self.config = session.config
         self.rehearsal = rehearsal
-        self.clock = clock
-        self.initial_theme = theme or config.theme
-        intervals = {name: probe.interval for name, probe in runner.probes.items()}
-        self.state = CockpitState(runner.names, intervals, history=config.history)
-        self._snapshot_pending = False
-        self._pushed_at = 0.0  # monotonic
-        self.telemetry: CockpitTelemetry | None = None  # started after the first frame
+        self.clock = session.context.clock
+        self.initial_theme = theme
+        self._redraw_pending = False
+        self._drawn_at = 0.0  # monotonic
+
+    @property
+    def runner(self) -> ProbeRunner:
+        return self.session.runner
 
     def get_default_screen(self) -> DashboardScreen:
         redis = self.config.probes.redis
@@ -108,14 +110,48 @@ class CockpitApp(App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGTERM ends the cockpit as `q` does: probes closed, events flushed.
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
-        self.runner.subscribe(self._reading_arrived)
+        self.session.subscribe(self._session_event)
         # The first frame comes first: probes (TLS contexts, connects) and the telemetry SDK
         # (a second of imports) start right after it.
-        self.call_after_refresh(self._start_work)
-        self._push_snapshot()
+        self.call_after_refresh(self.session.start)
+        self.redraw_now()
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
         self.set_interval(CLOCK_TICK, self._tick)
+
+    async def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        await self.session.stop()
+
+    # --- session events -----------------------------------------------------------------
+
+    def _session_event(self, event: SessionEvent) -> None:
+        match event:
+            case ReadingArrived(transitions=transitions):
+                for transition in transitions:
+                    self._announce(transition)
+                self._redraw_soon()
+            case RunbookChanged():
+                self._redraw_soon()
+            case AlertRaised(probe=probe, label=label, count=count, threshold=threshold):
+                self.notify(f"{label} unavailable for {count} consecutive checks (team rule: "
+                            f"more than {threshold}). Fail over, check API keys.",
+                            title=f"⚠ ALERT {probe} · {label}", severity="error", timeout=15)
+            case Notice(message=message, title=title, severity=severity):
+                self.notify(message, title=title, severity=severity,
+                            timeout=8 if severity == "error" else 5)
+
+    def _announce(self, transition: Transition) -> None:
+        if transition.after is Status.SKIPPED:
+            return
+        name = transition.key.replace("/", " · ")
+        self.notify(
+            f"{transition.before.glyph} {transition.before.label} → "
+            f"{transition.after.glyph} {transition.after.label}\n{transition.summary}",
+            title=name, severity=SEVERITY[transition.after],
+            timeout=8 if transition.after is Status.UNAVAILABLE else 5,
+        )
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -129,45 +165,31 @@ class CockpitApp(App[int]):
         """A background job that failed is said, never lost."""
         if event.state is WorkerState.ERROR:
             error = event.worker.error
+            if isinstance(error, Refused):
+                self.notify(str(error), title="Refused", severity="warning")
+                return
             reason = one_line(self.config.redactor(f"{type(error).__name__}: {error}"), 200)
             self.notify(reason, title=f"{event.worker.group or 'background'} job failed",
                         severity="error", timeout=10)
 
-    def _start_work(self) -> None:
-        self.runner.start()
-        posthog = self.config.environment.posthog
-        self.telemetry = CockpitTelemetry(
-            posthog.capture_key if posthog else None, posthog.host if posthog else "",
-            environment=self.config.environment_name, operator=self.config.operator)
-        self.telemetry.capture("cockpit_session_started",
-                               {"read_only": self.read_only, "rehearsal": bool(self.rehearsal)})
+    # --- drawing ------------------------------------------------------------------------
 
-    async def on_unmount(self) -> None:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
-        await self.runner.stop()
-        if self.telemetry is not None:
-            await asyncio.to_thread(self.telemetry.close)  # flush, within its own time limit
-
-    def _reading_arrived(self, reading: Reading) -> None:
-        for transition in self.state.apply(reading):
-            self._announce(transition)
-        self._announce_alerts(reading)
-        if not self._snapshot_pending:  # probes due together redraw the screen once
-            self._snapshot_pending = True
-            self.set_timer(REDRAW_COALESCE, self._push_snapshot)
+    def _redraw_soon(self) -> None:
+        if not self._redraw_pending:  # probes due together redraw the screen once
+            self._redraw_pending = True
+            self.set_timer(REDRAW_COALESCE, self.redraw_now)
 
     def _tick(self) -> None:
-        if time.monotonic() - self._pushed_at >= CLOCK_TICK - 0.5:  # no reading did it
-            self._push_snapshot()
+        if time.monotonic() - self._drawn_at >= CLOCK_TICK - 0.5:  # no reading did it
+            self.redraw_now()
 
-    def _push_snapshot(self) -> None:
-        self._snapshot_pending = False
-        self._pushed_at = time.monotonic()
+    def redraw_now(self) -> None:
+        """Push the session's current picture to the dashboard."""
+        self._redraw_pending = False
+        self._drawn_at = time.monotonic()
         dashboard = self._dashboard()
         if dashboard is not None:
-            dashboard.snapshot = self.state.snapshot(
-                self.config.environment_name, self.config.operator, self.clock())
+            dashboard.snapshot = self.session.snapshot()
 
     def _dashboard(self) -> DashboardScreen | None:
         for screen in self.screen_stack:
@@ -175,29 +197,7 @@ class CockpitApp(App[int]):
                 return screen
         return None
 
-    def _announce(self, transition: Transition) -> None:
-        if transition.after is Status.SKIPPED:
-            return
-        name = transition.key.replace("/", " · ")
-        self.notify(
-            f"{transition.before.glyph} {transition.before.label} → "
-            f"{transition.after.glyph} {transition.after.label}\n{transition.summary}",
-            title=name,
-            severity=SEVERITY[transition.after],  # type: ignore[arg-type]
-            timeout=8 if transition.after is Status.UNAVAILABLE else 5,
-        )
-
-    def _announce_alerts(self, reading: Reading) -> None:
-        threshold = self.config.probes.health.unavailable_after
-        for row in reading.rows:
-            if row.alerting and row.consecutive_failures == threshold + 1:
-                self.notify(
-                    f"{row.label} unavailable for {row.consecutive_failures} consecutive "
-                    f"checks (team rule: more than {threshold}). Fail over, check API keys.",
-                    title=f"⚠ ALERT {reading.probe} · {row.label}",
-                    severity="error",
-                    timeout=15,
-                )
+    # --- keys ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fault_menu":
@@ -215,7 +215,7 @@ class CockpitApp(App[int]):
         self.push_screen(HelpScreen(keys))
 
     def action_refresh(self) -> None:
-        self.runner.refresh()
+        self.session.refresh()
         self.notify("Checking every probe now.", timeout=2)
 
     def action_next_theme(self) -> None:
@@ -224,31 +224,7 @@ class CockpitApp(App[int]):
 
     def action_mark_deploy(self) -> None:
         """The deploy went live now: before/after comparisons and change checks start here."""
-        at = datetime.now(UTC)
-        marked = [name for name, probe in self.runner.probes.items()
-                  if isinstance(probe, DeployAware)]
-        for name in marked:
-            self.runner.probes[name].mark_deploy(at)  # type: ignore[attr-defined]
-        self.notify(f"Deploy marked at {at:%H:%M:%S} UTC"
-                    + (f" for {', '.join(marked)}" if marked else ""), timeout=4)
-        posthog = self.config.environment.posthog
-        if posthog and posthog.api_key and not self.read_only:
-            self.run_worker(self._annotate_deploy(at), group="posthog", exit_on_error=False)
-        self.runner.refresh(marked)
-
-    async def _annotate_deploy(self, at: datetime) -> None:
-        posthog = self.config.environment.posthog
-        assert posthog is not None and posthog.api_key
-        content = f"Deploy of {self.config.environment_name} marked by {self.config.operator}"
-        try:
-            annotation = await create_annotation(posthog.host, posthog.project_id,
-                                                 posthog.api_key, content, at, timeout=10.0)
-        except TargetUnavailable as exc:
-            self.notify(self.config.redactor(exc.reason), title="PostHog annotation",
-                        severity="warning")
-            return
-        self.notify(f"Annotation {annotation} created in PostHog", title="Deploy marker",
-                    timeout=4)
+        self.run_worker(self.session.mark_deploy(), group="deploy marker", exit_on_error=False)
 
     def action_fault_menu(self) -> None:
         if self.rehearsal is None:
@@ -258,30 +234,31 @@ class CockpitApp(App[int]):
     def _inject_fault(self, name: str | None) -> None:
         if name is None or self.rehearsal is None:
             return
-        self.run_worker(partial(self._inject_in_thread, name), thread=True,
-                        group="rehearsal", exit_on_error=False)
+        self.run_worker(self._inject(name), group="rehearsal", exit_on_error=False)
 
-    def _inject_in_thread(self, name: str) -> None:
+    async def _inject(self, name: str) -> None:
         assert self.rehearsal is not None
-        message = self.rehearsal.inject(name)
-        label = self._rehearsal_label()
-        self.call_from_thread(self._fault_injected, message, label)
-
-    def _fault_injected(self, message: str, label: str | None) -> None:
+        message = await asyncio.to_thread(self.rehearsal.inject, name)
         dashboard = self._dashboard()
         if dashboard is not None:
-            dashboard.query_one(CockpitHeader).rehearsal = label
+            dashboard.query_one(CockpitHeader).rehearsal = self._rehearsal_label()
         self.notify(message, title="Fault drill", timeout=5)
-        self.runner.refresh()
+        self.session.refresh()
 
 
-def make_app(config: Config, runner: ProbeRunner, *, read_only: bool = False,
+def make_app(config: Config, runner: ProbeRunner | None = None, *,
+             session: Session | None = None, read_only: bool = False,
              theme: str | None = None, rehearsal: Any = None,
              clock: Callable[[], float] = time.time) -> CockpitApp:
-    """The one factory for the CLI and the tests."""
+    """The one factory for the CLI and the tests: a session (made from `runner` when none
+    is given) and the App on it."""
     chosen = theme or config.theme
     if chosen not in THEME_NAMES:
         raise ConfigError(f"theme {chosen!r} does not exist; the themes are: "
                           f"{', '.join(THEME_NAMES)}")
-    return CockpitApp(config, runner, read_only=read_only, theme=chosen, rehearsal=rehearsal,
-                      clock=clock)
+    if session is None:
+        assert runner is not None, "make_app needs a runner or a session"
+        session = Session(SessionContext(config, operator=config.operator,
+                                         read_only=read_only, clock=clock,
+                                         rehearsal=rehearsal is not None), runner)
+    return CockpitApp(session, theme=chosen, rehearsal=rehearsal)

@@ -190,7 +190,7 @@ async def test_provider_outage_alerts_on_the_third_check(tmp_path, health_server
             lambda r: any(x.key == "ai:anthropic" and x.consecutive_failures == 3 for x in r.rows))
         assert next(r for r in third.rows if r.key == "ai:anthropic").alerting
         await pilot.pause()
-        app._push_snapshot()
+        app.redraw_now()
         await pilot.pause()
         assert re.search(r"⚠ ALERT [3-9]", table_text(app, "health-table"))
         assert any("ALERT" in (t or "") for t in titles)

@@ -31,10 +31,10 @@ async def test_fault_menu_injects_a_fault_and_the_grid_changes(stack: StackHandl
     app = make_app(config, build_runner(config), rehearsal=stack)
     async with app.run_test(size=(160, 48)) as pilot:
         async with asyncio.timeout(20):
-            while app.state.readings.get("health") is None or \
-                    app.state.readings["health"].status is Status.UNKNOWN:
+            while app.session.state.readings.get("health") is None or \
+                    app.session.state.readings["health"].status is Status.UNKNOWN:
                 await pilot.pause(0.05)
-        assert app.state.readings["health"].status is Status.HEALTHY
+        assert app.session.state.readings["health"].status is Status.HEALTHY
         header = screen_text(app).splitlines()[0]
         assert "REHEARSAL" in header and "calm" in header and "not production" in header
 
@@ -47,13 +47,13 @@ async def test_fault_menu_injects_a_fault_and_the_grid_changes(stack: StackHandl
         assert not isinstance(app.screen, FaultMenu)
 
         async with asyncio.timeout(20):
-            while app.state.readings["health"].status is not Status.UNAVAILABLE:
+            while app.session.state.readings["health"].status is not Status.UNAVAILABLE:
                 await pilot.pause(0.05)
-        reading = app.state.readings["health"]
+        reading = app.session.state.readings["health"]
         assert reading.metrics.get("http_status") == 503
         supabase = next(row for row in reading.rows if row.key == "supabase")
         assert supabase.status is Status.UNAVAILABLE
-        app._push_snapshot()
+        app.redraw_now()
         await pilot.pause()
         header = screen_text(app).splitlines()[0]
         assert "NO-GO" in header and "REHEARSAL · db-down" in header

@@ -118,9 +118,9 @@ async def test_screen_and_logs_never_hold_a_secret(tmp_path: Path, careless_serv
     app = make_app(config, build_runner(config))
     async with app.run_test(size=(160, 48)) as pilot:
         async with asyncio.timeout(20):
-            while len(app.state.readings) < len(app.runner.names):
+            while len(app.session.state.readings) < len(app.runner.names):
                 await pilot.pause(0.05)
-        app._push_snapshot()
+        app.redraw_now()
         await pilot.pause()
         screen = screen_text(app)
         toasts = " ".join(f"{n.title} {n.message}" for n in app._notifications)
@@ -128,7 +128,7 @@ async def test_screen_and_logs_never_hold_a_secret(tmp_path: Path, careless_serv
         await pilot.pause()
         help_screen = screen_text(app)
     assert "secrets" in screen and "sha256:" in json.dumps(
-        [r.message for r in app.state.readings["secrets"].rows])
+        [r.message for r in app.session.state.readings["secrets"].rows])
     logs = "\n".join(record.getMessage() for record in caplog.records)
     for value in planted_values(port):
         for where, text in (("screen", screen), ("toasts", toasts), ("help", help_screen),

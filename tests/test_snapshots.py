@@ -33,10 +33,10 @@ def cockpit(tmp_path: Path, *, incident: bool):
 async def readings_shown(pilot) -> None:
     app = pilot.app
     for _ in range(200):
-        if len(app.state.readings) == len(app.runner.names):
+        if len(app.session.state.readings) == len(app.runner.names):
             break
         await pilot.pause(0.01)
-    app._push_snapshot()
+    app.redraw_now()
     await pilot.pause()
     app.clear_notifications()
     await pilot.pause()
