@@ -1,4 +1,10 @@
-"""The `ppcockpit` command: the cockpit, `check`, `rehearse`. Wires config, probes and the App."""
+"""The `ppcockpit` command: the cockpit and its headless twins. The one place (with app.py)
+that wires config, probes, the session and the screens together.
+
+Global flags (--config, --env, --env-file, --read-only, --theme, --new-session) work before
+or after the command: `ppcockpit --theme light rehearse` and `ppcockpit rehearse --theme
+light` are the same.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ppcockpit.config import Config, ConfigError, find_config, load_config
+from ppcockpit.config_model import EnvironmentConfig
 from ppcockpit.model import Reading, Status
 from ppcockpit.probe import Probe
 from ppcockpit.report import as_json, as_table
@@ -17,6 +26,17 @@ from ppcockpit.runner import ProbeRunner
 from ppcockpit.verdict import decide
 
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log", "rollback")
+
+
+@dataclass(frozen=True)
+class GlobalFlags:
+    config: str | None = None
+    env: str | None = None
+    env_file: str | None = None
+    read_only: bool = False
+    theme: str | None = None
+    new_session: bool = False
 
 
 def skipped(name: str, reason: str) -> Reading:
@@ -25,40 +45,47 @@ def skipped(name: str, reason: str) -> Reading:
                    summary=f"not configured: {reason}")
 
 
-def build_probes(config: Config) -> tuple[list[Probe], list[Reading]]:
-    """The probes the configuration asks for, and a `skipped` reading for each one that
+def build_probes(config: Config, env: EnvironmentConfig | None = None,
+                 only: set[str] | None = None) -> tuple[list[Probe], list[Reading]]:
+    """The probes the configuration asks for (of `env`, by default the chosen environment;
+    only those named in `only` when given), and a `skipped` reading for each one that
     lacks what it needs. Probe modules are imported here, when first needed."""
-    env, settings = config.environment, config.probes
+    env = env or config.environment
+    settings = config.probes
     probes: list[Probe] = []
     fixed: list[Reading] = []
 
-    if settings.health.enabled:
+    def wanted(*names: str) -> bool:
+        return only is None or bool(only & set(names))
+
+    if settings.health.enabled and wanted("health"):
         from probes.health import HealthProbe
 
         probes.append(HealthProbe(env.base_url, settings.health))
-    if settings.redis.enabled:
+    if settings.redis.enabled and wanted("redis"):
         if env.redis_url:
             from probes.redis import RedisProbe
 
             probes.append(RedisProbe(env.redis_url, settings.redis))
         else:
             fixed.append(skipped("redis", "no redis_url"))
-    if settings.posthog.enabled:
+    if settings.posthog.enabled and wanted("posthog"):
         if env.posthog and env.posthog.api_key:
             from probes.posthog import PosthogProbe
 
             probes.append(PosthogProbe(env.posthog, settings.posthog))
         else:
             fixed.append(skipped("posthog", "no [environments.*.posthog] api_key"))
-    if settings.supabase.enabled:
-        probes_, fixed_ = _supabase_probes(config)
+    if settings.supabase.enabled and wanted("supabase_backups", "supabase_migrations",
+                                            "supabase_auth"):
+        probes_, fixed_ = _supabase_probes(config, env, only)
         probes += probes_
         fixed += fixed_
-    if settings.pwa.enabled:
+    if settings.pwa.enabled and wanted("pwa"):
         from probes.pwa import PwaProbe
 
         probes.append(PwaProbe(env.base_url, settings.pwa))
-    if settings.secrets.enabled:
+    if settings.secrets.enabled and wanted("secrets"):
         secrets = settings.secrets
         if secrets.reference and secrets.candidate:
             from probes.secrets_parity import SecretsParityProbe
@@ -70,8 +97,9 @@ def build_probes(config: Config) -> tuple[list[Probe], list[Reading]]:
     return probes, fixed
 
 
-def _supabase_probes(config: Config) -> tuple[list[Probe], list[Reading]]:
-    supabase, settings = config.environment.supabase, config.probes.supabase
+def _supabase_probes(config: Config, env: EnvironmentConfig, only: set[str] | None,
+                     ) -> tuple[list[Probe], list[Reading]]:
+    supabase, settings = env.supabase, config.probes.supabase
     probes: list[Probe] = []
     fixed: list[Reading] = []
     if supabase and supabase.project_ref and supabase.access_token:
@@ -91,57 +119,113 @@ def _supabase_probes(config: Config) -> tuple[list[Probe], list[Reading]]:
         probes.append(SupabaseAuthProbe(supabase, settings))
     else:
         fixed.append(skipped("supabase_auth", "no supabase url, anon_key and test user"))
+    if only is not None:
+        probes = [p for p in probes if p.name in only]
+        fixed = [r for r in fixed if r.probe in only]
     return probes, fixed
 
 
-def build_runner(config: Config) -> ProbeRunner:
-    probes, fixed = build_probes(config)
+def build_runner(config: Config, env: EnvironmentConfig | None = None,
+                 only: set[str] | None = None) -> ProbeRunner:
+    probes, fixed = build_probes(config, env, only)
     return ProbeRunner(probes, sanitize=config.redactor, fixed=fixed)
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
-                        help="cockpit.toml (default: $PPCOCKPIT_CONFIG, then ./cockpit.toml)")
-    common.add_argument("--env", metavar="NAME", help="the environment to watch")
-    common.add_argument("--env-file", metavar="PATH",
-                        help="a .env file that supplies ${VAR} values")
+# --- the command line ---------------------------------------------------------------------
 
+def _global_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ppcockpit", parents=[common],
-        description="A terminal cockpit for shipping Pocket Philosopher to production.",
-        epilog="Commands: check (one sweep, exit 0 go / 1 no-go / 2 usage), "
-               "rehearse (a local stand-in of the whole stack).",
-    )
+        prog="ppcockpit", allow_abbrev=False, add_help=False,
+        description="A terminal cockpit for shipping Pocket Philosopher to production.")
+    parser.add_argument("--config", metavar="PATH",
+                        help="cockpit.toml (default: $PPCOCKPIT_CONFIG, then ./cockpit.toml)")
+    parser.add_argument("--env", metavar="NAME", help="the environment to watch")
+    parser.add_argument("--env-file", metavar="PATH",
+                        help="a .env file that supplies ${VAR} values")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every action that changes anything")
     parser.add_argument("--theme", metavar="NAME", help="dark, light or high-contrast")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = sub.add_parser("check", parents=[common], help="one sweep of every probe, no TUI")
-    check.add_argument("--json", action="store_true", help="print the documented JSON object")
-    check.add_argument("--only", metavar="NAME,...", help="run only these probes")
-    sub.add_parser("rehearse", help="start a local stand-in of the stack and open the cockpit",
-                   add_help=False)
+    parser.add_argument("--new-session", action="store_true",
+                        help="start a new deployment session instead of resuming the open one")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["rehearse"]:
-        from ppcockpit.rehearsal.command import main as rehearse_main
+USAGE = """usage: ppcockpit [GLOBAL FLAGS] [COMMAND ...]
 
-        return rehearse_main(args_list[1:], _open_rehearsal_cockpit)
-    args = _parser().parse_args(args_list)
+  (no command)               the cockpit
+  check [--json] [--only NAME,...]
+                             one sweep of every probe: exit 0 go, 1 no-go, 2 usage
+  rehearse [--scenario NAME] [--no-tui] [--list-scenarios] [--time-scale X]
+                             a local stand-in of the whole stack, with the cockpit on it
+  runbook status [--session ID] [--json]
+  runbook import FILE.md [-o FILE]
+  journal list [--json] | journal show ID [--json]
+  release-log [--session ID] [--format markdown|toml]
+  rollback plan [--json]
+
+global flags (before or after the command):
+  --config PATH   --env NAME   --env-file PATH   --read-only   --theme NAME   --new-session
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        return 0
     try:
-        config = load_config(find_config(args.config), args.env, args.env_file)
-        if args.command == "check":
-            return asyncio.run(run_check(config, as_json_output=args.json, only=args.only))
-        return run_cockpit(config, read_only=args.read_only, theme=args.theme)
+        known, rest = _global_parser().parse_known_args(args)
+    except SystemExit as exc:  # argparse printed the reason
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    flags = GlobalFlags(known.config, known.env, known.env_file, known.read_only,
+                        known.theme, known.new_session)
+    command = rest[0] if rest else None
+    try:
+        if command is None:
+            return run_cockpit(_config(flags), flags)
+        if command == "rehearse":
+            from ppcockpit.rehearsal.command import main as rehearse_main
+
+            return rehearse_main(rest[1:], lambda handle: _open_rehearsal(handle, flags))
+        if command == "check":
+            return _check(rest[1:], flags)
+        if command in ("runbook", "journal", "release-log", "rollback"):
+            from ppcockpit import cli_records
+
+            return cli_records.main(command, rest[1:], flags)
+        near = _near(command, COMMANDS)
+        raise ConfigError(f"unknown command {command!r}"
+                          + (f"; did you mean {near!r}?" if near else "")
+                          + f" (the commands are: {', '.join(COMMANDS)}; see --help)")
     except ConfigError as exc:
         print(f"ppcockpit: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _config(flags: GlobalFlags) -> Config:
+    return load_config(find_config(flags.config), flags.env, flags.env_file)
+
+
+def _near(word: str, choices: Sequence[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _check(argv: list[str], flags: GlobalFlags) -> int:
+    parser = argparse.ArgumentParser(prog="ppcockpit check", allow_abbrev=False,
+                                     description="one sweep of every probe, no TUI")
+    parser.add_argument("--json", action="store_true", help="print the documented JSON object")
+    parser.add_argument("--only", metavar="NAME,...", help="run only these probes")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    config = _config(flags)
+    return asyncio.run(run_check(config, as_json_output=args.json, only=args.only))
 
 
 async def run_check(config: Config, *, as_json_output: bool = False,
@@ -153,8 +237,10 @@ async def run_check(config: Config, *, as_json_output: bool = False,
         unknown = [name for name in chosen if name not in runner.names]
         if unknown or not chosen:
             await runner.stop()
-            raise ConfigError(f"--only {only!r}: unknown probe {', '.join(unknown) or '(none)'};"
-                              f" the probes are: {', '.join(runner.names)}")
+            hints = [f"{name!r} (did you mean {near!r}?)" if (near := _near(name, runner.names))
+                     else repr(name) for name in unknown]
+            raise ConfigError(f"--only: unknown probe {', '.join(hints) or '(none)'}; "
+                              f"the probes are: {', '.join(runner.names)}")
     try:
         readings = await runner.sweep(chosen)
     finally:
@@ -180,24 +266,25 @@ def print_out(text: str) -> None:
         os.close(devnull)
 
 
-def run_cockpit(config: Config, *, read_only: bool = False, theme: str | None = None,
-                rehearsal: object | None = None) -> int:
+# --- the cockpit --------------------------------------------------------------------------
+
+def run_cockpit(config: Config, flags: GlobalFlags, rehearsal: Any = None) -> int:
     from ppcockpit.app import make_app
 
-    app = make_app(config, build_runner(config), read_only=read_only, theme=theme,
+    app = make_app(config, build_runner(config), read_only=flags.read_only, theme=flags.theme,
                    rehearsal=rehearsal)
     app.run()
     return app.return_code or 0
 
 
-def _open_rehearsal_cockpit(handle: object) -> int:
-    config_path: Path = handle.config_path  # type: ignore[attr-defined]
+def _open_rehearsal(handle: Any, flags: GlobalFlags) -> int:
+    config_path: Path = handle.config_path
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         print(f"ppcockpit: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_cockpit(config, rehearsal=handle)
+    return run_cockpit(config, flags, rehearsal=handle)
 
 
 if __name__ == "__main__":

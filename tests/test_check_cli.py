@@ -149,7 +149,7 @@ def test_only_runs_the_named_probes(tmp_path: Path, app_server: AppServer) -> No
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--only", "heath"], "unknown probe heath; the probes are: health"),
+    (["--only", "heath"], "unknown probe 'heath' (did you mean 'health'?); the probes are:"),
     (["--env", "prod"], "'prod' is not an environment here; the environments are: production"),
     (["--config", "/nope/cockpit.toml"], "/nope/cockpit.toml: no such configuration file"),
     (["--env-file", "/nope/.env"], "--env-file /nope/.env: no such file"),
