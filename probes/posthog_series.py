@@ -130,6 +130,20 @@ def dense_series(counts: Iterable[MinuteCount], end: datetime, minutes: int) -> 
     return series
 
 
+def split_future(counts: Iterable[MinuteCount],
+                 latest: datetime) -> tuple[list[MinuteCount], int]:
+    """The rows dated at or before `latest` (now plus the clock-skew allowance), and how
+    many were dated after it: rows from the future, never trusted to move the window."""
+    kept: list[MinuteCount] = []
+    future = 0
+    for count in counts:
+        if count.minute > latest:
+            future += 1
+        else:
+            kept.append(count)
+    return kept, future
+
+
 def totals(series: Iterable[MinuteCount]) -> Totals:
     completed = failed = 0
     for count in series:
