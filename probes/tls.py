@@ -94,7 +94,7 @@ def _with_ca_file(ca_file: str) -> ssl.SSLContext:
 
 def _check_before_building(kind: str, ca_file: str | None) -> None:
     ensure_environment()
-    if ca_file is not None and (problem := file_problem(f"the {kind} CA file", ca_file)):
+    if ca_file is not None and (problem := file_problem(f"the {kind} TLS CA file", ca_file)):
         raise ProbeMisconfigured(problem)
 
 
