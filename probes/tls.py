@@ -28,7 +28,8 @@ from ppcockpit.model import ProbeMisconfigured
 
 BUILD_TIMEOUT = 10.0  # seconds any caller waits for a context before giving up
 
-_futures: dict[tuple[str, str | None], concurrent.futures.Future[ssl.SSLContext]] = {}
+# One build per (kind, CA file, SSL_CERT_FILE, SSL_CERT_DIR): what the context was made from.
+_futures: dict[tuple[str | None, ...], concurrent.futures.Future[ssl.SSLContext]] = {}
 _futures_guard = threading.Lock()  # held only to read or add a dict entry, never while building
 
 
@@ -112,7 +113,7 @@ def _build(kind: str, ca_file: str | None) -> ssl.SSLContext:
 
 def _future(kind: str, ca_file: str | None) -> concurrent.futures.Future[ssl.SSLContext]:
     """The one build of this context: started on first call, in a daemon thread."""
-    key = (kind, ca_file)
+    key = (kind, ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     with _futures_guard:
         future = _futures.get(key)
         if future is not None and not _failed(future):
