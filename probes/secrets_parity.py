@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from dotenv import dotenv_values
 from ppcockpit.config_model import SecretsProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status
 from ppcockpit.secrets import fingerprint
+from probes.body import parse_json
 
 MAX_ENV_BYTES = 1024 * 1024
 SUMMARY_NAMED = 3  # problem keys named in the summary before "+N more"
@@ -50,8 +50,8 @@ def _jwt_role(token: str) -> str | None:
     if len(parts) != 3:
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
+        payload = parse_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):  # UnreadableBody is a ValueError: nesting included
         return None
     role = payload.get("role") if isinstance(payload, dict) else None
     return role if isinstance(role, str) else None
