@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from ppcockpit.config_model import SecretsProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status
 from ppcockpit.secrets import fingerprint
+from ppcockpit.units import size
 from probes.body import parse_json
 
 MAX_ENV_BYTES = 1024 * 1024
@@ -210,7 +211,8 @@ def read_env_file(path: Path, role: str) -> EnvValues:
         raise ProbeMisconfigured(f"{role} .env path is not a file: {path}")
     try:
         if path.stat().st_size > MAX_ENV_BYTES:
-            raise ProbeMisconfigured(f"{role} .env file is larger than 1 MiB: {path}")
+            raise ProbeMisconfigured(
+                f"{role} .env file is larger than {size(MAX_ENV_BYTES)}: {path}")
         raw = path.read_bytes()
     except OSError as exc:
         raise ProbeMisconfigured(f"cannot read {role} .env file {path}: {exc.strerror}") from None
