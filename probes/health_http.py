@@ -70,13 +70,13 @@ class HealthSession:
     async def get(self, url: str, limit: int) -> Answer:
         """The answer, whatever its HTTP status; TargetUnavailable when there is none."""
         session = self._open(await tls.context())
-        if self._proxy is None:
-            # HTTP(S)_PROXY / NO_PROXY, read once: aiohttp's trust_env would read them (and
-            # ~/.netrc) again on every request, a third of a 200-target sweep's CPU.
-            self._proxy = await asyncio.to_thread(_env_proxy, URL(url))
         hops = _Hops(url, self.max_redirects)
         try:
             async with asyncio.timeout(self.timeout):
+                if self._proxy is None:
+                    # HTTP(S)_PROXY / NO_PROXY, read once: aiohttp's trust_env would read them
+                    # (and ~/.netrc) again on every request, a third of a 200-target sweep.
+                    self._proxy = await asyncio.to_thread(_env_proxy, URL(url))
                 while True:
                     answer, location = await self._get_once(session, hops, limit)
                     if location is None:
