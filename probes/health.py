@@ -21,8 +21,9 @@ from ppcockpit.model import (
 )
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
+from ppcockpit.units import size
+from probes import tls
 from probes.health_parse import HealthComponent, HealthDocument, overall_status, parse_health
-from probes.http_client import tls_context
 
 if TYPE_CHECKING:
     from probes.health_http import HealthSession
@@ -66,6 +67,7 @@ class HealthProbe:
 
     async def _fetch(self) -> tuple[HealthDocument, str | None]:
         if self._session is None:
+            tls.ensure_environment()  # before aiohttp, which builds a TLS context on import
             from probes.health_http import HealthSession
 
             self._session = HealthSession(
@@ -75,7 +77,7 @@ class HealthProbe:
         if answer.body is None:
             doc = HealthDocument(format="invalid", status=Status.UNAVAILABLE,
                                  http_status=answer.status,
-                                 problem=f"body larger than {_size(self.settings.max_body)}")
+                                 problem=f"body larger than {size(self.settings.max_body)}")
         else:
             doc = parse_health(answer.status, answer.content_type, answer.body)
         return doc, answer.request_id
@@ -103,6 +105,7 @@ class HealthProbe:
             },
             details={
                 "format": doc.format,
+                "unrecognised": list(doc.unrecognised),
                 "http_status": doc.http_status,
                 "request_id": request_id,
                 "providers": {r.label: _provider_details(r) for r in providers},
@@ -170,6 +173,10 @@ def _summary(doc: HealthDocument, rows: tuple[Row, ...], status: Status, path: s
             return doc.problem
         if problems:
             return one_line(" · ".join([_OVERALL_WORDS[status], *problems]), 240)
+        if status is not Status.HEALTHY:  # every row fine, but the app's own word is not
+            word = doc.declared_word or "none"
+            head = f"{_OVERALL_WORDS[status]} · the app says {word!r}"
+            return one_line(f"{head} · {_inventory(rows)}" if rows else head, 240)
         return f"ok · {_inventory(rows)}" if rows else "ok"
     if 400 <= code < 500:
         head = f"HTTP {code} from {path}"
@@ -185,12 +192,14 @@ def _summary(doc: HealthDocument, rows: tuple[Row, ...], status: Status, path: s
 
 
 def _problem_phrases(rows: tuple[Row, ...], doc: HealthDocument) -> list[str]:
-    """Counted rows that are not healthy, the worst first."""
+    """What the cockpit did not recognise, then counted rows that are not healthy, the worst
+    first."""
     raw = {c.key: c.raw_status for c in doc.components}
     unhealthy = [r for r in rows if r.status not in (Status.HEALTHY, Status.SKIPPED)
                  and not r.extra.get("ignored")]
     unhealthy.sort(key=lambda r: -r.status.rank)
-    phrases = [_phrase(r, raw.get(r.key, "")) for r in unhealthy[:SUMMARY_PROBLEMS]]
+    phrases = [*doc.unrecognised,
+               *(_phrase(r, raw.get(r.key, "")) for r in unhealthy[:SUMMARY_PROBLEMS])]
     if len(unhealthy) > SUMMARY_PROBLEMS:
         phrases.append(f"+{len(unhealthy) - SUMMARY_PROBLEMS} more")
     return phrases
@@ -224,12 +233,8 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _load_transport() -> None:
+    """aiohttp and the TLS context (blocking: a worker thread). SSL_CERT_FILE is checked
+    first: importing aiohttp builds a TLS context, which reads it."""
+    tls.ensure_environment()
     importlib.import_module("probes.health_http")
-    tls_context()
-
-
-def _size(limit: int) -> str:
-    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if limit % factor == 0:
-            return f"{limit // factor} {unit}"
-    return f"{limit} bytes"
+    tls.context_blocking()

@@ -70,6 +70,10 @@ class HealthDocument:
     error: str = ""  # the app's own error text, e.g. "Health check failed", one line
     declared: Status | None = None  # the document's own top-level status
     omitted: int = 0  # components left out past MAX_COMPONENTS (IETF and Spring count them)
+    # What the answer holds, or lacks, that the cockpit does not recognise ("data.status
+    # 'error' not recognised", "aiProviders not reported"): any of it makes the whole unknown.
+    unrecognised: tuple[str, ...] = ()
+    declared_word: str = ""  # the document's own status word ("degraded", "UNKNOWN", "warn")
 
     @property
     def valid(self) -> bool:
@@ -89,15 +93,19 @@ def parse_health(status_code: int, content_type: str, body: bytes) -> HealthDocu
 
 
 def overall_status(doc: HealthDocument, ignored: frozenset[str] = frozenset()) -> Status:
-    """The go/no-go view of a document; providers whose id is in `ignored` do not count."""
+    """The go/no-go view of a document; providers whose id is in `ignored` do not count.
+
+    Fails closed: healthy only when the document's own status and every counted component's
+    were recognised and good; anything not recognised (a word, a missing field) is unknown.
+    """
     if not doc.valid or not 200 <= doc.http_status < 300 or doc.declared is Status.UNAVAILABLE:
         return Status.UNAVAILABLE
     counted = [c.status for c in doc.components if c.provider_id not in ignored]
     if Status.UNAVAILABLE in counted:
         return Status.UNAVAILABLE
-    if doc.declared in (Status.DEGRADED, Status.UNKNOWN):
-        return Status.DEGRADED
-    if Status.DEGRADED in counted or Status.UNKNOWN in counted:
+    if doc.unrecognised or doc.declared in (None, Status.UNKNOWN) or Status.UNKNOWN in counted:
+        return Status.UNKNOWN
+    if doc.declared is Status.DEGRADED or Status.DEGRADED in counted:
         return Status.DEGRADED
     return Status.HEALTHY
 
@@ -173,12 +181,14 @@ def _from_json(status_code: int, mtype: str, value: Any) -> HealthDocument:
 
 
 def _finish(fmt: str, status_code: int, components: list[HealthComponent], *,
-            declared: Status | None, error: str = "", total: int | None = None) -> HealthDocument:
+            declared: Status | None, error: str = "", total: int | None = None,
+            unrecognised: tuple[str, ...] = (), declared_word: str = "") -> HealthDocument:
     kept = tuple(components[:MAX_COMPONENTS])
     total = len(components) if total is None else total
     doc = HealthDocument(format=fmt, status=Status.UNKNOWN, http_status=status_code,
                          components=kept, error=one_line(error), declared=declared,
-                         omitted=max(0, total - len(kept)))
+                         omitted=max(0, total - len(kept)), unrecognised=unrecognised,
+                         declared_word=one_line(declared_word, 30))
     return replace(doc, status=overall_status(doc))
 
 
@@ -191,28 +201,39 @@ def _pocket_philosopher(status_code: int, envelope: dict[str, Any]) -> HealthDoc
         payload = envelope.get("data")
         if not isinstance(payload, dict):
             raise _Shape(f"data is {_kind(payload)}, expected an object")
-        return _finish(fmt, status_code, _payload_components(payload),
-                       declared=_declared_pp(payload))
+        declared, status_note = _declared_pp(payload)
+        rows, notes = _payload_components(payload)
+        return _finish(fmt, status_code, rows, declared=declared,
+                       unrecognised=(*status_note, *notes),
+                       declared_word=_word(payload.get("status")))
     error = _text(envelope.get("error")) or "request failed"
     details = envelope.get("details")
     if isinstance(details, dict) and isinstance(details.get("dependencies"), dict):
         # success=false is the app saying it is not working, whatever data.status says.
-        return _finish(fmt, status_code, _payload_components(details),
-                       declared=Status.UNAVAILABLE, error=error)
+        rows, notes = _payload_components(details)
+        return _finish(fmt, status_code, rows, declared=Status.UNAVAILABLE, error=error,
+                       unrecognised=notes)
     message = _text(details.get("message")) if isinstance(details, dict) else _text(details)
     if message:
         error = f"{error} — {message}"
     return _finish(fmt, status_code, [], declared=Status.UNAVAILABLE, error=error)
 
 
-def _declared_pp(payload: dict[str, Any]) -> Status | None:
-    return {"ok": Status.HEALTHY, "degraded": Status.DEGRADED}.get(_word(payload.get("status")))
+def _declared_pp(payload: dict[str, Any]) -> tuple[Status, tuple[str, ...]]:
+    """data.status ("ok" | "degraded"), and a note when it is anything else or absent."""
+    word = _word(payload.get("status"))
+    declared = {"ok": Status.HEALTHY, "degraded": Status.DEGRADED}.get(word)
+    if declared is not None:
+        return declared, ()
+    return Status.UNKNOWN, (f"status {word!r} not recognised" if word else "no status",)
 
 
-def _payload_components(payload: dict[str, Any]) -> list[HealthComponent]:
+def _payload_components(payload: dict[str, Any]) -> tuple[list[HealthComponent], tuple[str, ...]]:
+    """The rows of a PAYLOAD, and what it lacks that the cockpit needs (see `unrecognised`)."""
     deps = payload.get("dependencies")
     if not isinstance(deps, dict):
         raise _Shape(f"dependencies is {_kind(deps)}, expected an object")
+    notes: list[str] = []
     rows = [
         _dependency("supabase", deps.get("supabase"), {"ok": (Status.HEALTHY, ""),
                                                        "error": (Status.UNAVAILABLE, "")}),
@@ -221,7 +242,12 @@ def _payload_components(payload: dict[str, Any]) -> list[HealthComponent]:
             "disabled": (Status.DEGRADED, "disabled (no PostHog key)")}),
     ]
     ai = deps.get("aiProviders")
-    ai = ai if isinstance(ai, dict) else {}
+    if not isinstance(ai, dict):
+        notes.append("aiProviders not reported" if ai is None else
+                     f"aiProviders is {_kind(ai)}, expected an object")
+        ai = {}
+    elif not isinstance(ai.get("configuration"), dict):
+        notes.append("aiProviders.configuration not reported")
     stats = ai.get("stats") if isinstance(ai.get("stats"), dict) else {}
     configuration = ai.get("configuration") if isinstance(ai.get("configuration"), dict) else {}
     seen: set[str] = set()
@@ -233,7 +259,7 @@ def _payload_components(payload: dict[str, Any]) -> list[HealthComponent]:
             break  # an open provider set, but not an unbounded one
         seen.add(provider_id)
         rows.append(_provider(provider_id, configuration.get(raw_id), stats.get(raw_id)))
-    return rows
+    return rows, tuple(notes)
 
 
 def _dependency(key: str, entry: Any,
@@ -251,6 +277,13 @@ def _dependency(key: str, entry: Any,
 
 def _provider(provider_id: str, configuration: Any, stats: Any) -> HealthComponent:
     configured = {"configured": True, "missing": False}.get(_word(configuration))
+    if configured is None and configuration is not None:
+        # Present but not a word we know: whether this provider matters cannot be told.
+        word = _word(configuration)
+        return HealthComponent(
+            PROVIDER_PREFIX + provider_id, provider_id, Status.UNKNOWN,
+            message=f"configuration {word!r} not recognised" if word
+            else "configuration not recognised", raw_status=word)
     stats = stats if isinstance(stats, dict) else {}
     word = _word(stats.get("status"))
     counts = {k: v for k in COUNT_KEYS if _is_int(v := stats.get(k))}
@@ -293,6 +326,7 @@ def _ietf(status_code: int, doc: dict[str, Any]) -> HealthDocument:
         for index, item in enumerate(items[: max(0, MAX_COMPONENTS - len(rows))]):
             rows.append(_ietf_check(name, index, len(items), item))
     return _finish("ietf", status_code, rows, declared=_IETF_STATUSES[doc["status"].lower()],
+                   declared_word=doc["status"],
                    error=_text(doc.get("output")), total=total)
 
 
@@ -337,7 +371,8 @@ def _spring(status_code: int, doc: dict[str, Any]) -> HealthDocument:
             message = f"unexpected status {word!r}" if word else "no status"
         rows.append(HealthComponent(name, name, status, message=message, raw_status=word))
     declared = _SPRING_STATUSES.get(doc["status"].upper(), Status.UNKNOWN)
-    return _finish("spring", status_code, rows, declared=declared, total=len(components))
+    return _finish("spring", status_code, rows, declared=declared, total=len(components),
+                   declared_word=doc["status"])
 
 
 # --- small tolerant readers -----------------------------------------------------------------

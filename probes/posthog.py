@@ -8,39 +8,50 @@ stale while PostHog says 429 or is down, and a rejected key is asked about only 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from ppcockpit.config_model import PosthogEnvironment, PosthogProbeConfig
 from ppcockpit.durations import format_duration
-from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
-from ppcockpit.secrets import Redactor, fingerprint
+from ppcockpit.model import (
+    Failure,
+    ProbeMisconfigured,
+    Reading,
+    Status,
+    TargetUnavailable,
+    worst,
+)
+from ppcockpit.secrets import Redactor, fingerprint, redact_url
 from ppcockpit.text import one_line
-from probes.http_client import new_client, read_limited, warm_up
+from ppcockpit.units import size
+from probes.body import UnreadableBody, parse_json
+from probes.causes import connection_refused, tls_failure
+from probes.clock import CLOCK_SKEW, future_note
+from probes.http_client import new_client, read_limited, redirect_location, warm_up
 from probes.posthog_series import (
-    MINUTE,
     MinuteCount,
     dense_series,
     evaluate,
     floor_minute,
     parse_query_rows,
     parse_timestamp,
+    split_future,
     window_minutes,
 )
+from probes.retry_after import parse_wait
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: not before the cockpit's first frame
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_SERIES_MINUTES = 2 * 24 * 60  # a window of at most 24h keeps the series bounded
 DEFAULT_RETRY_AFTER = 60.0  # PostHog's limits are per minute
-MAX_RETRY_AFTER = 3600.0
 ANNOTATION_TIMEOUT = 5.0
+
 _MARGIN = 0.8  # the HTTP work must end before the runner's own timeout fires
 
 
@@ -57,6 +68,7 @@ class _Answer:
     series: list[MinuteCount]
     fetched_at: float  # time.monotonic()
     skipped_rows: int
+    future_rows: int = 0  # rows dated beyond the clock-skew allowance, ignored
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,28 +90,9 @@ def build_query(success_event: str, failure_event: str, minutes: int, limit: int
     )
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header: delay-seconds or an HTTP-date; None when unusable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 1.0), MAX_RETRY_AFTER)
-
-
-def newest_deploy_annotation(payload: object) -> datetime | None:
-    """The newest annotation whose content starts with "Deploy" (any case), tolerantly."""
+def newest_deploy_annotation(payload: object, now: datetime | None = None) -> datetime | None:
+    """The newest annotation whose content starts with "Deploy" (any case), tolerantly.
+    One dated after `now` (plus the clock-skew allowance) is from the future: never trusted."""
     results = payload.get("results") if isinstance(payload, dict) else payload
     if not isinstance(results, list):
         return None
@@ -114,6 +107,8 @@ def newest_deploy_annotation(payload: object) -> datetime | None:
             marker = parse_timestamp(item.get("date_marker"))
         except ValueError:
             continue
+        if now is not None and marker > now + CLOCK_SKEW:
+            continue
         if newest is None or marker > newest:
             newest = marker
     return newest
@@ -123,9 +118,12 @@ class PosthogProbe:
     """The failure ratio of the app's requests, from PostHog's event counts."""
 
     def __init__(self, env: PosthogEnvironment, settings: PosthogProbeConfig, *,
-                 name: str = "posthog") -> None:
+                 name: str = "posthog", now: Callable[[], float] = time.time) -> None:
+        """`now` is the environment's clock (unix seconds): a rehearsal's runs ahead."""
         self.name = name
-        self.target = f"{env.host} project {env.project_id}"
+        self._host = redact_url(str(env.host))  # the host as shown: no password, no query
+        self.target = f"{self._host} project {env.project_id}"
+        self._now = now
         self.interval = settings.interval
         self.timeout = settings.timeout
         self._env = env
@@ -221,8 +219,7 @@ class PosthogProbe:
                               f"key {fingerprint(self._api_key)}")
             raise TargetUnavailable(self._rejected)
         if status == 429:
-            now = datetime.now(UTC)
-            retry = parse_retry_after(headers.get("retry-after"), now) or DEFAULT_RETRY_AFTER
+            retry = parse_wait(headers.get("retry-after"), time.time()) or DEFAULT_RETRY_AFTER
             raise _RateLimited(retry)
         code, detail = self._drf_error(raw)
         if status == 400:
@@ -231,7 +228,7 @@ class PosthogProbe:
             raise ProbeMisconfigured(f"PostHog refused the query (HTTP 400): {detail}")
         if status == 404:
             raise ProbeMisconfigured(
-                f"PostHog has no project {self._env.project_id} at {self._env.host} (HTTP 404)")
+                f"PostHog has no project {self._env.project_id} at {self._host} (HTTP 404)")
         if status != 200:
             said = f": {code or detail}" if code or detail else ""
             raise TargetUnavailable(f"PostHog answered HTTP {status}{said}")
@@ -247,7 +244,8 @@ class PosthogProbe:
                 "GET", f"{self._project_path}/annotations/", time.monotonic() + budget,
                 params={"limit": "20"})
             if status == 200:
-                marker = newest_deploy_annotation(self._json(raw, headers))
+                now = datetime.fromtimestamp(self._now(), UTC)
+                marker = newest_deploy_annotation(self._json(raw, headers), now)
                 if marker is not None:
                     self._annotated_deploy = marker
         except TargetUnavailable:
@@ -256,37 +254,52 @@ class PosthogProbe:
     async def _send(self, method: str, path: str, deadline: float, *,
                     json_body: Any = None, params: dict[str, str] | None = None,
                     ) -> tuple[int, httpx.Headers, bytes]:
+        import httpx
+
         client = await self._http()
         timeout = max(0.1, deadline - time.monotonic())
         try:
             # httpx bounds each phase; the whole exchange is bounded here.
             async with asyncio.timeout(timeout), client.stream(
                     method, path, json=json_body, params=params, timeout=timeout) as response:
+                self._refuse_redirect(response)
                 raw = await read_limited(response, MAX_BODY_BYTES)
                 if raw is None:
-                    raise TargetUnavailable(f"PostHog answer is larger than {MAX_BODY_BYTES} bytes")
+                    raise TargetUnavailable(
+                        f"PostHog answer is larger than {size(MAX_BODY_BYTES)}")
                 return response.status_code, response.headers, raw
         except (httpx.TimeoutException, TimeoutError):
             raise TargetUnavailable(
                 f"PostHog did not answer within {format_duration(timeout)}") from None
+        except UnreadableBody as exc:
+            raise TargetUnavailable(f"PostHog answered badly: {exc}") from None
         except httpx.ConnectError as exc:
-            text = str(exc).lower()
-            refused = "refused" in text or "all connection attempts failed" in text
-            why = "connection refused" if refused else "cannot connect"
-            raise TargetUnavailable(f"cannot reach PostHog at {self._env.host}: {why}") from None
+            why = tls_failure(exc) or (
+                "connection refused" if connection_refused(exc) else "cannot connect")
+            raise TargetUnavailable(f"cannot reach PostHog at {self._host}: {why}") from None
         except httpx.HTTPError as exc:
-            raise TargetUnavailable(
-                f"PostHog request failed ({type(exc).__name__})") from None
+            why = tls_failure(exc) or f"({type(exc).__name__})"
+            raise TargetUnavailable(f"PostHog request failed {why}") from None
 
+    def _refuse_redirect(self, response: httpx.Response) -> None:
+        """The key goes to the configured host only: a redirect is reported, never followed."""
+        location = redirect_location(response.status_code, response.headers.get("location"),
+                                     str(response.request.url))
+        if location is not None:
+            raise TargetUnavailable(
+                f"PostHog answered {response.status_code}: redirected to "
+                f"{one_line(redact_url(location), 80)}, not followed (the key is only ever "
+                f"sent to {self._host})")
 
     def _json(self, raw: bytes, headers: httpx.Headers) -> Any:
         try:
-            return json.loads(raw)
-        except ValueError:
+            return parse_json(raw)
+        except UnreadableBody as exc:
             kind = headers.get("content-type", "no content type").split(";")[0]
             looks = "an HTML page" if raw.lstrip()[:1] == b"<" else "a body"
+            why = "" if str(exc).startswith("not JSON") else f": {exc}"
             raise TargetUnavailable(
-                f"PostHog answered with {looks} that is not JSON ({self._clean(kind)})",
+                f"PostHog answered with {looks} that is not JSON ({self._clean(kind)}){why}",
             ) from None
 
     def _drf_error(self, raw: bytes) -> tuple[str, str]:
@@ -296,8 +309,8 @@ class PosthogProbe:
         `"type": "validation_error", "code": "invalid_input"`), else `code`, else `type`.
         """
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = parse_json(raw)
+        except UnreadableBody:
             return "", ""
         if not isinstance(data, dict):
             return "", ""
@@ -312,18 +325,16 @@ class PosthogProbe:
     # -- readings -----------------------------------------------------------------------
 
     def _answer(self, counts: list[MinuteCount], skipped: int, payload: Any) -> _Answer:
-        # The window ends at the newest minute the server reports when it is ahead of the
-        # local clock (a rehearsal stand-in may run on accelerated time).
-        end = floor_minute(datetime.now(UTC))
-        if counts:
-            end = max(end, max(c.minute for c in counts))
-        annotated = self._annotated_deploy
-        if annotated is not None and end < annotated <= end + self._minutes * MINUTE:
-            end = floor_minute(annotated)
-        series = dense_series(counts, end, 2 * self._minutes)
+        # The window ends now, by the environment's clock. A row dated within the clock-skew
+        # allowance may move it that far; a row from further ahead is ignored and reported,
+        # so no answer can slide the window past the minutes that failed.
+        now = datetime.fromtimestamp(self._now(), UTC)
+        kept, future = split_future(counts, now + CLOCK_SKEW)
+        end = max([floor_minute(now), *(c.minute for c in kept)])
+        series = dense_series(kept, end, 2 * self._minutes)
         extra = {"server_cached": payload.get("is_cached") is True,
                  "truncated": payload.get("hasMore") is True}
-        return _Answer(series, time.monotonic(), skipped, extra)
+        return _Answer(series, time.monotonic(), skipped, future, extra)
 
     def _reading(self, answer: _Answer, *, cached: bool = False,
                  describe: Callable[[str], str] = str, **overrides: Any) -> Reading:
@@ -332,11 +343,16 @@ class PosthogProbe:
         age = round(time.monotonic() - answer.fetched_at, 1) if cached else 0.0
         details = verdict.details | answer.extra | {
             "cached": cached, "stale": cached, "retry_after_s": overrides.get("retry_after"),
-            "skipped_rows": answer.skipped_rows,
+            "skipped_rows": answer.skipped_rows, "future_rows": answer.future_rows,
         }
+        status, summary = verdict.status, verdict.summary
+        if answer.future_rows:
+            # Dates from the future mean the answer (or its clock) is not to be trusted whole.
+            status = worst([status, Status.DEGRADED])
+            summary += f" · {future_note(answer.future_rows, 'row')}"
         return Reading(probe=self.name, target=self.target,
-                       status=overrides.pop("status", verdict.status),
-                       summary=describe(verdict.summary),
+                       status=overrides.pop("status", status),
+                       summary=describe(summary),
                        metrics=verdict.metrics | {"data_age_s": age}, details=details,
                        **overrides)
 

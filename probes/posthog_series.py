@@ -14,6 +14,7 @@ from typing import Any
 from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Status
+from ppcockpit.units import RATIO_DECIMALS, exceeds, percent, threshold_percent
 
 MINUTE = timedelta(minutes=1)
 
@@ -129,6 +130,20 @@ def dense_series(counts: Iterable[MinuteCount], end: datetime, minutes: int) -> 
     return series
 
 
+def split_future(counts: Iterable[MinuteCount],
+                 latest: datetime) -> tuple[list[MinuteCount], int]:
+    """The rows dated at or before `latest` (now plus the clock-skew allowance), and how
+    many were dated after it: rows from the future, never trusted to move the window."""
+    kept: list[MinuteCount] = []
+    future = 0
+    for count in counts:
+        if count.minute > latest:
+            future += 1
+        else:
+            kept.append(count)
+    return kept, future
+
+
 def totals(series: Iterable[MinuteCount]) -> Totals:
     completed = failed = 0
     for count in series:
@@ -206,12 +221,9 @@ def window_minutes(window_s: float) -> int:
     return max(1, math.ceil(window_s / 60 - 1e-9))
 
 
-def format_percent(ratio: float) -> str:
-    """0.074 → "7.4%", 0.05 → "5%": thresholds without noise, ratios to one decimal."""
-    value = ratio * 100
-    if abs(value - round(value)) < 1e-9:
-        return f"{round(value)}%"
-    return f"{value:.1f}%"
+def format_ratio(ratio: float) -> str:
+    """A failure ratio as every screen shows it: 0.074 → "7.4%", 0.05 → "5%"."""
+    return percent(ratio, RATIO_DECIMALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,22 +254,23 @@ def evaluate(series: Sequence[MinuteCount], settings: PosthogProbeConfig,
                    f"(fewer than {max(1, settings.min_requests)})")
     else:
         counts = f"{window.failed}/{window.requests}"
-        if ratio > settings.ratio_crit:
+        shown = format_ratio(ratio)
+        if exceeds(ratio, settings.ratio_crit, RATIO_DECIMALS):
             status = Status.UNAVAILABLE
-            summary = (f"failure ratio {format_percent(ratio)} > "
-                       f"{format_percent(settings.ratio_crit)} · {counts} requests failed ({span})")
-        elif ratio > settings.ratio_warn:
+            summary = (f"failure ratio {shown} > {threshold_percent(settings.ratio_crit)} · "
+                       f"{counts} requests failed ({span})")
+        elif exceeds(ratio, settings.ratio_warn, RATIO_DECIMALS):
             status = Status.DEGRADED
-            summary = (f"failure ratio {format_percent(ratio)} > "
-                       f"{format_percent(settings.ratio_warn)} · {counts} requests failed ({span})")
+            summary = (f"failure ratio {shown} > {threshold_percent(settings.ratio_warn)} · "
+                       f"{counts} requests failed ({span})")
         else:
             status = Status.HEALTHY
-            summary = f"failure ratio {format_percent(ratio)} · {counts} failed ({span})"
+            summary = f"failure ratio {shown} · {counts} failed ({span})"
     ratio_before = compare.before.ratio if compare else None
     ratio_after = compare.after.ratio if compare else None
     if ratio_before is not None and ratio_after is not None:
-        summary += (f" · after deploy {format_percent(ratio_after)} vs "
-                    f"{format_percent(ratio_before)} before")
+        summary += (f" · after deploy {format_ratio(ratio_after)} vs "
+                    f"{format_ratio(ratio_before)} before")
     metrics: dict[str, float | int | None] = {
         "ratio": ratio, "completed": window.completed, "failed": window.failed,
         "requests": window.requests, "ratio_before": ratio_before, "ratio_after": ratio_after,

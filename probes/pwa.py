@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urljoin
 
 from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
-from probes.http_client import KeptClient
+from ppcockpit.units import size
+from probes.body import UnreadableBody, parse_json
+from probes.http_client import KeptClient, read_limited, redirect_location, same_origin
 from probes.supabase_management import describe_transport_error
 
 INSTALLABLE_DISPLAYS = ("standalone", "fullscreen", "minimal-ui")
@@ -39,8 +41,9 @@ INLINE_SCAN_BYTES = 1024 * 1024  # larger workers are hashed and scanned in a th
 # --- pure judgements ----------------------------------------------------------------------
 
 def parse_manifest(body: bytes) -> object:
-    """The manifest's JSON (ValueError when it is not JSON). A UTF-8 BOM is allowed."""
-    return json.loads(body.decode("utf-8-sig"))
+    """The manifest's JSON; UnreadableBody (a ValueError) when it cannot be read, however it
+    fails (nesting 100,000 deep included). A UTF-8 BOM is allowed."""
+    return parse_json(body)
 
 
 def _non_empty_string(value: object) -> bool:
@@ -125,7 +128,7 @@ class Fetched:
 
     status: int | None
     body: bytes = b""
-    error: str | None = None  # transport failure or an oversized body
+    error: str | None = None  # transport failure, an oversized body, a redirect not followed
     latency_ms: float = 0.0
     request_id: str | None = None
 
@@ -145,9 +148,10 @@ class PwaProbe:
         self.target = redact_url(self.base_url)
         self.interval = settings.interval
         self.timeout = settings.timeout
+        # Redirects are followed by hand, within the configured origin only (see _get).
         self._client = KeptClient(
-            base_url=self.base_url, timeout=self.timeout, follow_redirects=True,
-            max_redirects=MAX_REDIRECTS, headers={"User-Agent": "ppcockpit-pwa-probe"})
+            timeout=self.timeout, follow_redirects=False,
+            headers={"User-Agent": "ppcockpit-pwa-probe"})
         self._last_sha: str | None = None
         self._sha_at_deploy: str | None = None
         self._deploy_marked = False  # set until a SHA is known for the marker
@@ -171,25 +175,38 @@ class PwaProbe:
         import httpx  # not before the cockpit's first frame
 
         started = time.perf_counter()
+        url = self.base_url + path
         try:
-            async with (await self._client.get()).stream("GET", path, headers=headers) as response:
-                request_id = response.headers.get("x-request-id")
-                chunks: list[bytes] = []
-                size = 0
-                if read_body and response.status_code == 200:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            return Fetched(response.status_code,
-                                           error=f"larger than {limit // 1024} KiB")
-                        chunks.append(chunk)
-        except httpx.TooManyRedirects:
+            client = await self._client.get()
+            for _ in range(MAX_REDIRECTS + 1):
+                async with client.stream("GET", url, headers=headers) as response:
+                    request_id = response.headers.get("x-request-id")
+                    request_id = one_line(request_id, 80) if request_id else None
+                    status = response.status_code
+                    location = redirect_location(status, response.headers.get("location"), url)
+                    if location is None:
+                        body = b""
+                        if read_body and status == 200:
+                            try:
+                                capped = await read_limited(response, limit)
+                            except UnreadableBody as exc:
+                                return Fetched(status, error=f"answered badly: {exc}",
+                                               request_id=request_id)
+                            if capped is None:
+                                return Fetched(status, error=f"larger than {size(limit)}",
+                                               request_id=request_id)
+                            body = capped
+                        return Fetched(status, body,
+                                       latency_ms=(time.perf_counter() - started) * 1000,
+                                       request_id=request_id)
+                if not same_origin(location, self.base_url):
+                    return Fetched(status, request_id=request_id, error=(
+                        f"redirected to {one_line(redact_url(location), 80)}: another origin "
+                        f"than {self.target}, not followed"))
+                url = urljoin(url, location)
             return Fetched(None, error=f"more than {MAX_REDIRECTS} redirects")
         except httpx.TransportError as exc:
             return Fetched(None, error=describe_transport_error(exc, self.timeout))
-        return Fetched(response.status_code, b"".join(chunks),
-                       latency_ms=(time.perf_counter() - started) * 1000,
-                       request_id=one_line(request_id, 80) if request_id else None)
 
     async def check(self) -> Reading:
         settings = self.settings
@@ -249,8 +266,9 @@ class PwaProbe:
             return row(Status.UNAVAILABLE, f"manifest {_failure(fetched)}"), None
         try:
             missing = manifest_missing(parse_manifest(fetched.body))
-        except (ValueError, UnicodeDecodeError):
-            return row(Status.UNAVAILABLE, "manifest is not valid JSON"), None
+        except UnreadableBody as exc:
+            why = "" if str(exc).startswith("not JSON") else f": {exc}"
+            return row(Status.UNAVAILABLE, f"manifest is not valid JSON{why}"), None
         if missing:
             return row(Status.UNAVAILABLE,
                        "manifest not installable: missing " + ", ".join(missing)), missing
@@ -311,6 +329,8 @@ class PwaProbe:
 def _failure(fetched: Fetched) -> str:
     if fetched.status is None:
         return f"unreachable: {fetched.error}"
+    if fetched.error and fetched.error.startswith(("redirected", "answered badly")):
+        return fetched.error
     if fetched.error:
         return f"is {fetched.error}"
     return f"answered {fetched.status}"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import os
-import ssl
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -19,7 +17,8 @@ from ppcockpit.config_model import RedisProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
 from ppcockpit.secrets import Redactor, redact_url
 from ppcockpit.text import one_line
-from probes.causes import exception_chain
+from probes import tls
+from probes.causes import connection_refused, tls_failure
 from probes.redis_info import Counters, UnexpectedInfo, summarize_info
 
 CLIENT_NAME = "ppcockpit"
@@ -27,6 +26,8 @@ _SCHEMES = ("redis", "rediss", "unix")
 # Socket timeouts a little under the runner's, so the probe can say which step hung.
 _SOCKET_TIMEOUT_SHARE = 0.9
 _CLOSE_TIMEOUT = 1.0
+# What redis-py raises when it cannot make sense of the bytes a server sent back.
+_UNREADABLE = (ValueError, IndexError, KeyError, TypeError, RecursionError, OverflowError)
 
 
 class RedisProbe:
@@ -51,7 +52,7 @@ class RedisProbe:
     async def check(self) -> Reading:
         if self._in_doubt:
             await self._drop_client()
-        client = self._client or self._new_client()
+        client = self._client or await self._new_client()
         self._in_doubt = True
         try:
             info = await client.info()
@@ -74,35 +75,46 @@ class RedisProbe:
     async def aclose(self) -> None:
         await self._drop_client()
 
-    def _new_client(self) -> Any:
-        import redis.asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
+    async def _new_client(self) -> Any:
         scheme = urlsplit(self._url).scheme.lower()
         if scheme not in _SCHEMES:
             raise ProbeMisconfigured(
                 f"Redis URL must start with redis://, rediss:// or unix://, got {scheme!r}")
+        context = None
+        if scheme == "rediss":  # built in a thread, never by redis-py on the loop
+            context = await tls.context("Redis", self._ssl_ca_file)
+        import redis.asyncio
+        from redis.asyncio.connection import ConnectionPool, parse_url
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        from probes.redis_wire import BoundedReplyParser, PreparedTLSConnection
+
         socket_timeout = self.timeout * _SOCKET_TIMEOUT_SHARE
         options: dict[str, Any] = {
             "client_name": CLIENT_NAME,
-            "single_connection_client": True,
             "decode_responses": True,
             # RESP2: every Redis speaks it (HELLO needs 6.0+) and INFO reads the same.
             "protocol": 2,
+            "parser_class": BoundedReplyParser,
             "socket_timeout": socket_timeout,
             # The runner paces retries with backoff; the library must not add its own.
             "retry": Retry(NoBackoff(), 0),
         }
         if scheme != "unix":
             options["socket_connect_timeout"] = socket_timeout
-        if scheme == "rediss" and self._ssl_ca_file:
-            options["ssl_ca_certs"] = self._ssl_ca_file
         try:
-            self._client = redis.asyncio.Redis.from_url(self._url, **options)
+            # What Redis.from_url does (the URL's options win), with our TLS connection.
+            options.update(parse_url(self._url))
+            if context is not None:
+                options["connection_class"] = PreparedTLSConnection
+                options["prepared_ssl_context"] = context
+            pool = ConnectionPool(**options)
         except (ValueError, TypeError) as exc:
             raise ProbeMisconfigured(
                 f"invalid Redis URL {self.target}: {self._safe(exc)}") from None
+        self._client = redis.asyncio.Redis(connection_pool=pool, single_connection_client=True)
+        self._client.auto_close_connection_pool = True  # the pool is this client's alone
         return self._client
 
     async def _drop_client(self) -> None:
@@ -118,22 +130,11 @@ class RedisProbe:
         from redis import exceptions as errors
 
         where = self._endpoint
-        causes = list(exception_chain(exc))
-        for cause in causes:
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                detail = cause.verify_message or cause.reason or "certificate rejected"
-                return TargetUnavailable(
-                    f"TLS error: certificate verify failed: {self._safe(detail)}")
-            if isinstance(cause, ssl.SSLError):
-                return TargetUnavailable(f"TLS error: {self._safe(cause.reason or cause)}")
-        for cause in causes:
-            if isinstance(cause, ConnectionRefusedError):
-                return TargetUnavailable(f"connection refused by {where}")
-            if (isinstance(cause, FileNotFoundError | PermissionError) and self._ssl_ca_file
-                    and not os.access(self._ssl_ca_file, os.R_OK)):
-                return ProbeMisconfigured(
-                    f"cannot read the TLS CA file {self._ssl_ca_file}: "
-                    f"{self._safe(cause.strerror or cause)}")
+        tls_reason = tls_failure(exc)
+        if tls_reason:
+            return TargetUnavailable(self._safe(tls_reason))
+        if connection_refused(exc):
+            return TargetUnavailable(f"connection refused by {where}")
         if isinstance(exc, errors.AuthenticationError):
             if getattr(exc, "status_code", None) == "NOAUTH":
                 return TargetUnavailable(f"authentication failed: password required by {where}")
@@ -152,6 +153,11 @@ class RedisProbe:
             return TargetUnavailable(f"cannot connect to {where}: {self._safe(exc)}")
         if isinstance(exc, ProbeMisconfigured):
             return exc
+        if isinstance(exc, (errors.RedisError, *_UNREADABLE)):
+            # Bytes that are not a Redis reply (an HTTP server on the port, a hostile one):
+            # the target answered badly, the probe is fine.
+            detail = self._safe(exc) or type(exc).__name__
+            return TargetUnavailable(f"{where} answered badly: not a Redis reply ({detail})")
         return RuntimeError(f"Redis probe failed: {type(exc).__name__}: {self._safe(exc)}")
 
     def _safe(self, text: object) -> str:

@@ -13,12 +13,14 @@ from typing import Any
 
 from ppcockpit.model import Status
 from ppcockpit.text import one_line
+from ppcockpit.units import MEMORY_DECIMALS, percent, reaches, size, threshold_percent
 
 # Server counters that only grow while the server lives; reported as increases.
 COUNTER_FIELDS = ("rejected_connections", "evicted_keys")
 # Redis counts in 64-bit integers: anything larger did not come from a real server.
 _MAX_COUNT = 2**64
-_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+# The share of the limit in use, kept to 0.01%: this one value is judged, shown and reported.
+RATIO_DIGITS = 4
 UNEXPECTED = "unexpected INFO reply"
 
 
@@ -84,7 +86,7 @@ def summarize_info(info: Mapping[str, object], warn: float, crit: float,
     maxmemory = count(info.get("maxmemory"))
     system_memory = count(info.get("total_system_memory"))
     limit, measured_against = _memory_limit(maxmemory, system_memory)
-    ratio = used / limit if limit else None
+    ratio = round(used / limit, RATIO_DIGITS) if limit else None
     status = _memory_status(ratio, warn, crit)
 
     clients = count(info.get("connected_clients"))
@@ -96,7 +98,7 @@ def summarize_info(info: Mapping[str, object], warn: float, crit: float,
     metrics: dict[str, float | int | None] = {
         "used_memory": used,
         "maxmemory": maxmemory,
-        "memory_ratio": round(ratio, 4) if ratio is not None else None,
+        "memory_ratio": ratio,
         "connected_clients": others,
         "blocked_clients": count(info.get("blocked_clients")),
         "ops_per_sec": ops,
@@ -110,8 +112,8 @@ def summarize_info(info: Mapping[str, object], warn: float, crit: float,
         "redis_version": word(info.get("redis_version")),
         "maxmemory_policy": word(info.get("maxmemory_policy")),
         "measured_against": measured_against,
-        "used_memory_human": human_bytes(used),
-        "maxmemory_human": human_bytes(maxmemory) if maxmemory else "no limit",
+        "used_memory_human": size(used),
+        "maxmemory_human": size(maxmemory) if maxmemory else "no limit",
         "role": word(info.get("role")),
     }
     memory = _memory_phrase(used, ratio, limit, measured_against, status, warn, crit)
@@ -136,9 +138,9 @@ def _memory_limit(maxmemory: int | None,
 def _memory_status(ratio: float | None, warn: float, crit: float) -> Status:
     if ratio is None:
         return Status.HEALTHY  # nothing to measure against: no threshold can be breached
-    if ratio >= crit:
+    if reaches(ratio, crit, MEMORY_DECIMALS):
         return Status.UNAVAILABLE
-    if ratio >= warn:
+    if reaches(ratio, warn, MEMORY_DECIMALS):
         return Status.DEGRADED
     return Status.HEALTHY
 
@@ -147,18 +149,18 @@ def _memory_phrase(used: int, ratio: float | None, limit: int | None,
                    measured_against: str | None, status: Status,
                    warn: float, crit: float) -> str:
     if ratio is None or limit is None:
-        return f"memory {human_bytes(used)} used (no maxmemory set)"
-    share = f"memory {percent(ratio)}"
+        return f"memory {size(used)} used (no maxmemory set)"
+    share = f"memory {percent(ratio, MEMORY_DECIMALS)}"
     notes = []
     if status is Status.UNAVAILABLE:
-        notes.append(f"critical ≥ {threshold(crit)}")
+        notes.append(f"critical ≥ {threshold_percent(crit)}")
     elif status is Status.DEGRADED:
-        notes.append(f"warning ≥ {threshold(warn)}")
+        notes.append(f"warning ≥ {threshold_percent(warn)}")
     breached = bool(notes)
     if measured_against == "maxmemory":
-        of = "maxmemory" if breached else human_bytes(limit)
+        of = "maxmemory" if breached else size(limit)
     else:
-        of = "system memory" if breached else f"{human_bytes(limit)} system memory"
+        of = "system memory" if breached else f"{size(limit)} system memory"
         notes.append("no maxmemory set")
     return f"{share} of {of} ({'; '.join(notes)})" if notes else f"{share} of {of}"
 
@@ -208,26 +210,3 @@ def word(value: object) -> str | None:
     if value is None:
         return None
     return one_line(value, limit=60) or None
-
-
-def human_bytes(size: int) -> str:
-    """Binary units with one decimal where it matters: 512 B, 12.3 MiB, 64 MiB."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    unit = 0
-    while unit < len(_BYTE_UNITS) - 1 and round(value, 1) >= 1024:
-        value /= 1024
-        unit += 1
-    text = f"{value:.1f}".removesuffix(".0")
-    return f"{text} {_BYTE_UNITS[unit]}"
-
-
-def percent(ratio: float) -> str:
-    """Rounded down, so a value shown as 89% never breached a 90% threshold."""
-    return f"{math.floor(ratio * 100 + 1e-9):,}%"
-
-
-def threshold(share: float) -> str:
-    text = f"{share * 100:.1f}".removesuffix(".0")
-    return f"{text}%"

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +20,8 @@ from dotenv import dotenv_values
 from ppcockpit.config_model import SecretsProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status
 from ppcockpit.secrets import fingerprint
+from ppcockpit.units import size
+from probes.body import parse_json
 
 MAX_ENV_BYTES = 1024 * 1024
 SUMMARY_NAMED = 3  # problem keys named in the summary before "+N more"
@@ -50,8 +51,8 @@ def _jwt_role(token: str) -> str | None:
     if len(parts) != 3:
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
+        payload = parse_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):  # UnreadableBody is a ValueError: nesting included
         return None
     role = payload.get("role") if isinstance(payload, dict) else None
     return role if isinstance(role, str) else None
@@ -210,7 +211,8 @@ def read_env_file(path: Path, role: str) -> EnvValues:
         raise ProbeMisconfigured(f"{role} .env path is not a file: {path}")
     try:
         if path.stat().st_size > MAX_ENV_BYTES:
-            raise ProbeMisconfigured(f"{role} .env file is larger than 1 MiB: {path}")
+            raise ProbeMisconfigured(
+                f"{role} .env file is larger than {size(MAX_ENV_BYTES)}: {path}")
         raw = path.read_bytes()
     except OSError as exc:
         raise ProbeMisconfigured(f"cannot read {role} .env file {path}: {exc.strerror}") from None

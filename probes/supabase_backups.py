@@ -11,8 +11,9 @@ from typing import Any
 
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.durations import format_duration
-from ppcockpit.model import Reading, Status, TargetUnavailable
+from ppcockpit.model import Reading, Status, TargetUnavailable, worst
 from ppcockpit.text import one_line
+from probes.clock import from_the_future, future_note
 from probes.http_client import warm_up
 from probes.supabase_management import ManagementClient
 
@@ -76,20 +77,28 @@ class BackupSummary:
     walg_enabled: bool
     region: str | None
     latest_physical_at: float | None
+    future: int = 0  # dates later than `now` (plus the clock-skew allowance): ignored
 
 
-def summarize_backups(data: object) -> BackupSummary:
-    """Reduce the backups answer to what the probe judges; TargetUnavailable on a bad shape."""
+def summarize_backups(data: object, now: float) -> BackupSummary:
+    """Reduce the backups answer to what the probe judges; TargetUnavailable on a bad shape.
+
+    A completed backup (or a physical restore point) dated after `now`, beyond the clock-skew
+    allowance, is from the future: it is counted in `future`, never taken as the newest."""
     if not isinstance(data, dict) or not isinstance(data.get("backups", []), list):
         raise TargetUnavailable("Supabase backups answer is not the documented object")
     backups = [b for b in data.get("backups") or [] if isinstance(b, dict)]
     completed: list[float] = []
     failed: list[tuple[float, dict[str, Any]]] = []
+    future = 0
     for backup in backups:
-        status = str(backup.get("status", "")).upper()
+        status = one_line(backup.get("status", ""), limit=20).upper()
         at = parse_backup_time(backup.get("inserted_at"))
         if status == "COMPLETED" and at is not None:
-            completed.append(at)
+            if from_the_future(at, now):
+                future += 1
+            else:
+                completed.append(at)
         elif status == "FAILED":
             failed.append((at or 0.0, {
                 "id": one_line(backup.get("id", "?"), limit=40),
@@ -99,6 +108,9 @@ def summarize_backups(data: object) -> BackupSummary:
     physical = data.get("physical_backup_data")
     latest_physical = (parse_backup_time(physical.get("latest_physical_backup_date_unix"))
                        if isinstance(physical, dict) else None)
+    if latest_physical is not None and from_the_future(latest_physical, now):
+        latest_physical = None
+        future += 1
     region = data.get("region")
     return BackupSummary(
         total=len(backups),
@@ -109,6 +121,7 @@ def summarize_backups(data: object) -> BackupSummary:
         walg_enabled=data.get("walg_enabled") is True,
         region=one_line(region, limit=40) if isinstance(region, str) else None,
         latest_physical_at=latest_physical,
+        future=future,
     )
 
 
@@ -136,8 +149,9 @@ class SupabaseBackupsProbe:
         self.target = self._api.target
 
     async def check(self) -> Reading:
-        summary = summarize_backups(await self._api.get_project_json("database/backups"))
+        answer = await self._api.get_project_json("database/backups")
         now = self._now()
+        summary = summarize_backups(answer, now)
         newest = summary.newest_completed_at
         # With PITR the physical (WAL-G) backup is the restore point; count it when newer.
         if summary.pitr_enabled and summary.latest_physical_at is not None:
@@ -156,6 +170,10 @@ class SupabaseBackupsProbe:
         if summary.failed_count:
             parts.append(_failed_text(summary))
         parts.append("PITR on" if summary.pitr_enabled else "PITR off")
+        if summary.future:
+            # A date from the future means the list (or its clock) cannot be trusted whole.
+            status = worst([status, Status.DEGRADED])
+            parts.append(future_note(summary.future, "backup"))
         return Reading(
             probe=self.name,
             target=self.target,
@@ -174,6 +192,7 @@ class SupabaseBackupsProbe:
                 "latest_physical_backup_at": (iso(summary.latest_physical_at)
                                               if summary.latest_physical_at else None),
                 "failed": summary.failed,
+                "from_the_future": summary.future,
             },
         )
 

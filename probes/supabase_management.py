@@ -6,60 +6,64 @@ not JSON) into a one-line `TargetUnavailable` that never carries the access toke
 
 from __future__ import annotations
 
-import json
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ppcockpit.config_model import SupabaseEnvironment
 from ppcockpit.model import ProbeMisconfigured, TargetUnavailable
+from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
-from probes.http_client import new_client, read_limited
+from ppcockpit.units import size
+from probes.body import UnreadableBody, parse_json
+from probes.causes import connection_refused, exception_chain, tls_failure
+from probes.http_client import new_client, read_limited, redirect_location
+from probes.retry_after import wait_from_headers
 
 if TYPE_CHECKING:
     import httpx  # imported where used: not before the cockpit's first frame
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a backup or migration list is a few KB; never read more
-_MAX_RETRY_AFTER = 3600.0
 _REQUEST_ID_HEADERS = ("sb-request-id", "x-request-id", "cf-ray")
+# The reset is documented as "seconds"; a value that looks like a unix time is read as one.
+_RATE_LIMIT_HEADERS = ("x-ratelimit-reset", "retry-after")
 
 
 def rate_limit_wait(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds to wait before asking again, from X-RateLimit-Reset (or Retry-After).
-
-    The reset is documented as "seconds"; a value that looks like a unix time is read as one.
-    """
-    for name in ("x-ratelimit-reset", "retry-after"):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            continue
-        if value != value or value < 0:  # NaN or negative
-            continue
-        if value > 1_000_000_000:  # an epoch timestamp, not a delay
-            value -= now
-        return min(max(value, 1.0), _MAX_RETRY_AFTER)
-    return None
+    """Seconds to wait before asking again, from X-RateLimit-Reset (or Retry-After)."""
+    return wait_from_headers(headers, now, _RATE_LIMIT_HEADERS)
 
 
 def describe_transport_error(exc: httpx.TransportError, timeout: float) -> str:
-    """A short reason for a failed request, without the URL (it may carry a token)."""
+    """A short reason for a failed request, without the URL (it may carry a token). Causes
+    are found by type and errno through the chain, never by the message's words."""
     import httpx
 
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g}s"
+    tls = tls_failure(exc)
+    if tls:
+        return tls
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
-        if "refused" in text or "all connection attempts failed" in text:
+        if connection_refused(exc):
             return "connection refused"
-        if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+        if any(isinstance(c, socket.gaierror) for c in exception_chain(exc, 20)):
             return "host name not found"
         return "cannot connect"
     return f"connection failed ({type(exc).__name__})"
+
+
+def refuse_redirect(response: httpx.Response, what: str) -> None:
+    """A request that carries a credential is never redirected: the redirect is reported
+    as the target's answer, the credential is sent nowhere else."""
+    location = redirect_location(response.status_code, response.headers.get("location"),
+                                 str(response.request.url))
+    if location is not None:
+        raise TargetUnavailable(
+            f"{what} answered {response.status_code}: redirected to "
+            f"{one_line(redact_url(location), 80)}, not followed (credentials are never "
+            "sent on)", request_id=_request_id(response))
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -73,8 +77,8 @@ def _request_id(response: httpx.Response) -> str | None:
 def _error_message(body: bytes) -> str:
     """The `message` of an error body (unconfirmed shape), shortened; empty when absent."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = parse_json(body)
+    except UnreadableBody:
         return ""
     if isinstance(data, dict):
         for key in ("message", "error", "msg"):
@@ -98,8 +102,7 @@ class ManagementClient:
 
     @property
     def target(self) -> str:
-        host = urlsplit(self.base_url).netloc or self.base_url
-        return f"Supabase project {self.project_ref} ({host})"
+        return f"Supabase project {self.project_ref} ({redact_url(self.base_url)})"
 
     async def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -121,19 +124,25 @@ class ManagementClient:
 
         try:
             async with (await self._http()).stream("GET", path) as response:
+                refuse_redirect(response, "Supabase Management API")
                 body = await read_limited(response, MAX_BODY_BYTES)
                 if body is None:
                     raise TargetUnavailable(
-                        f"Supabase Management API answer is larger than {MAX_BODY_BYTES} bytes")
+                        f"Supabase Management API answer is larger than {size(MAX_BODY_BYTES)}",
+                        request_id=_request_id(response))
         except httpx.TransportError as exc:
             reason = describe_transport_error(exc, self._timeout)
             raise TargetUnavailable(f"Supabase Management API: {reason}") from None
+        except UnreadableBody as exc:
+            raise TargetUnavailable(f"Supabase Management API answered badly: {exc}",
+                                    request_id=_request_id(response)) from None
         self._raise_for_status(response, body)
         try:
-            return json.loads(body)
-        except ValueError:
+            return parse_json(body)
+        except UnreadableBody as exc:
             raise TargetUnavailable(
-                f"Supabase Management API answered {resource} with a body that is not JSON",
+                f"Supabase Management API answered {resource} with a body that is not JSON"
+                + ("" if str(exc).startswith("not JSON") else f" ({exc})"),
                 request_id=_request_id(response)) from None
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
 from ppcockpit.text import one_line
+from probes.clock import from_the_future
 from probes.http_client import warm_up
 from probes.supabase_management import ManagementClient
 
@@ -33,6 +37,23 @@ def parse_migration_filename(filename: str) -> Migration | None:
     """`20251001115253_initial_schema.sql` → Migration; None for any other file name."""
     match = _MIGRATION_FILE.match(filename)
     return Migration(match.group(1), match.group(2)) if match else None
+
+
+def version_time(version: str) -> float | None:
+    """The unix time a `YYYYMMDDHHMMSS` version names (UTC); None for any other version."""
+    if len(version) != 14 or not version.isdigit():
+        return None
+    try:
+        return datetime.strptime(version, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def dated_in_the_future(migrations: list[Migration], now: float) -> list[Migration]:
+    """Migrations whose version is a time later than `now` (beyond the clock-skew allowance):
+    no one wrote them yet, so the list that holds them is not to be believed whole."""
+    return [m for m in migrations
+            if (at := version_time(m.version)) is not None and from_the_future(at, now)]
 
 
 def parse_applied(data: object) -> list[Migration]:
@@ -82,8 +103,9 @@ class SupabaseMigrationsProbe:
     name = "supabase_migrations"
 
     def __init__(self, env: SupabaseEnvironment, settings: SupabaseProbeConfig, *,
-                 migrations_dir: Path | None) -> None:
+                 migrations_dir: Path | None, now: Callable[[], float] = time.time) -> None:
         self._api = ManagementClient(env, timeout=settings.timeout)
+        self._now = now
         self.migrations_dir = migrations_dir
         self.interval = settings.interval
         self.timeout = settings.timeout
@@ -103,17 +125,23 @@ class SupabaseMigrationsProbe:
             pending = [m for m in local if m.version not in applied_versions]
             unknown = [m for m in applied if m.version not in local_versions]
 
-        parts = [f"{len(applied)} applied, newest {applied[-1].label}" if applied
-                 else "no migrations applied"]
+        # A version dated in the future is listed, never taken as the newest applied.
+        future = dated_in_the_future(applied, self._now())
+        believed = [m for m in applied if m not in future]
+        parts = [f"{len(applied)} applied, newest {believed[-1].label}" if believed
+                 else f"{len(applied)} applied" if applied else "no migrations applied"]
         if pending:
             parts.append(_listed(len(pending), pending, "pending"))
         if unknown:
             parts.append(_listed(len(unknown), unknown, "unknown (applied, not in the folder)"))
         if local is not None and not pending and not unknown:
             parts.append(f"all {len(local)} local migrations applied")
-        elif local and not pending and (not applied or local[-1].version != applied[-1].version):
+        elif local and not pending and (not believed
+                                        or local[-1].version != believed[-1].version):
             parts.append(f"newest local {local[-1].label}")
-        status = Status.DEGRADED if pending or unknown else Status.HEALTHY
+        if future:
+            parts.append(_listed(len(future), future, "dated in the future"))
+        status = Status.DEGRADED if pending or unknown or future else Status.HEALTHY
 
         rows = tuple(
             [Row(key=m.version, label=m.label, status=Status.DEGRADED,
@@ -133,10 +161,11 @@ class SupabaseMigrationsProbe:
                 "local": len(local) if local is not None else None,
             },
             details={
-                "newest_applied": applied[-1].label if applied else None,
+                "newest_applied": believed[-1].label if believed else None,
                 "newest_local": local[-1].label if local else None,
                 "pending": [m.label for m in pending[-MAX_LISTED:]],
                 "unknown": [m.label for m in unknown[-MAX_LISTED:]],
+                "from_the_future": [m.label for m in future[-MAX_LISTED:]],
                 "migrations_dir": str(self.migrations_dir) if self.migrations_dir else None,
             },
             rows=rows,

@@ -20,6 +20,7 @@ from textual.widget import Widget
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Reading, Status
+from ppcockpit.units import RATIO_DECIMALS, percent, threshold_percent
 from screens.format import STATUS_COMPONENT_CLASSES, status_styles, status_text
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -43,9 +44,8 @@ class Minute:
 
 
 def pct(ratio: float) -> str:
-    """0.074 → "7.4%", 0.05 → "5%"."""
-    value = ratio * 100
-    return f"{round(value)}%" if abs(value - round(value)) < 1e-9 else f"{value:.1f}%"
+    """0.074 → "7.4%", 0.05 → "5%": the failure ratio as the probe's summary shows it."""
+    return percent(ratio, RATIO_DECIMALS)
 
 
 def _number(value: object) -> float | None:
@@ -172,8 +172,8 @@ class FailureRatioPanel(Widget):
         metrics, muted = reading.metrics, self._style("muted")
         warn, crit = _number(details.get("ratio_warn")), _number(details.get("ratio_crit"))
         least = _number(details.get("min_requests"))
-        limits = [f"warn {pct(warn)}" if warn is not None else "",
-                  f"crit {pct(crit)}" if crit is not None else "",
+        limits = [f"warn {threshold_percent(warn)}" if warn is not None else "",
+                  f"crit {threshold_percent(crit)}" if crit is not None else "",
                   f"at least {least:.0f} requests" if least is not None else ""]
         facts = ["thresholds: " + " · ".join(limit for limit in limits if limit)]
         completed, failed = _number(metrics.get("completed")), _number(metrics.get("failed"))
@@ -278,7 +278,7 @@ class _Chart:
         self.style = panel._style
         self.warn = _number(details.get("ratio_warn")) or 0.02
         self.crit = _number(details.get("ratio_crit")) or 0.05
-        self.crit_label = f" crit {pct(self.crit)}"
+        self.crit_label = f" crit {threshold_percent(self.crit)}"
         self.gutter = len(self.crit_label)
         room = max(1, width - self.gutter)
         self.offset = max(0, len(minutes) - room)

@@ -1,4 +1,7 @@
-"""Small text helpers shared by the widgets: statuses, ages, sizes."""
+"""Small text helpers shared by the widgets: statuses, ages, latencies.
+
+Shares and sizes are `ppcockpit.units`' (one formatter for screens, summaries and `check`).
+"""
 
 from __future__ import annotations
 
@@ -28,21 +31,6 @@ def latency(ms: float | None) -> str:
     if ms >= 1000:
         return f"{ms / 1000:.1f}s"
     return f"{ms:.0f}ms"
-
-
-def size(num_bytes: float | None) -> str:
-    if num_bytes is None:
-        return "-"
-    value = float(num_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def percent(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio * 100:.0f}%"
 
 
 STATUS_COMPONENT_CLASSES = frozenset(f"status--{status.value}" for status in Status)

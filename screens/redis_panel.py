@@ -9,11 +9,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ppcockpit.model import Reading, Snapshot, Status
+from ppcockpit.units import MEMORY_DECIMALS, percent, reaches, size
 from screens.format import (
     STATUS_COMPONENT_CLASSES,
-    percent,
     retitle,
-    size,
     status_styles,
     status_text,
 )
@@ -21,10 +20,16 @@ from screens.text_block import TextBlock
 
 
 def memory_zone(ratio: float, warn: float, crit: float) -> str:
-    """The component class for used memory at `ratio` of maxmemory."""
-    if ratio >= crit:
+    """The component class for used memory at `ratio` of maxmemory, judged as the probe
+    judges it (on the percent shown)."""
+    if reaches(ratio, crit, MEMORY_DECIMALS):
         return "bar--crit"
-    return "bar--warn" if ratio >= warn else "bar--ok"
+    return "bar--warn" if reaches(ratio, warn, MEMORY_DECIMALS) else "bar--ok"
+
+
+def memory_percent(ratio: float) -> str:
+    """The share of maxmemory in use, exactly as the probe's summary and `check` show it."""
+    return percent(ratio, MEMORY_DECIMALS)
 
 
 class MemoryBar(Widget):
@@ -54,7 +59,7 @@ class MemoryBar(Widget):
                 text.append("│", style=tick_style)
             else:
                 text.append("░", style=empty_style)
-        text.append(f" {percent(ratio):>4}" if ratio is not None else "   -")
+        text.append(f" {memory_percent(ratio):>4}" if ratio is not None else "   -")
         return text
 
 
@@ -136,7 +141,7 @@ class RedisPanel(Vertical):
             head.append(" (stale)")
         ratio = reading.metrics.get("memory_ratio")
         if isinstance(ratio, int | float):
-            head.append(f"  memory {percent(ratio)}")
+            head.append(f"  memory {memory_percent(ratio)}")
         elif reading.status is not Status.HEALTHY:
             head.append(f"  {reading.summary}")  # Text.append: outside text is never markup
         status_line.show(head)

@@ -223,7 +223,8 @@ def test_ietf_status_aliases(word: str, expected: Status) -> None:
 
 @pytest.mark.parametrize(("word", "expected"), [
     ("UP", Status.HEALTHY), ("DOWN", Status.UNAVAILABLE),
-    ("OUT_OF_SERVICE", Status.UNAVAILABLE), ("UNKNOWN", Status.DEGRADED)])
+    # The app saying it does not know is unknown (no-go), never degraded (go).
+    ("OUT_OF_SERVICE", Status.UNAVAILABLE), ("UNKNOWN", Status.UNKNOWN)])
 def test_spring_boot_one_row_per_component(word: str, expected: Status) -> None:
     body = {"status": word, "components": {
         "db": {"status": word, "details": {"database": "PostgreSQL", "error": "boom"}},

@@ -410,8 +410,9 @@ async def test_a_redirect_off_http_is_the_targets_fault_and_hides_its_password()
 
     async with serve_handler(handler) as base_url:
         failure = await expect_unavailable(base_url)
-    assert failure.reason.startswith("redirected to ftp://deploy:")
-    assert "cannot be followed" in failure.reason and "hunter2secret" not in failure.reason
+    assert failure.reason.startswith("redirected to ftp://deploy:***@files.example/health: "
+                                     "another origin than http://127.0.0.1:")
+    assert failure.reason.endswith(", not followed") and "hunter2secret" not in failure.reason
 
 
 async def test_a_few_redirects_are_followed() -> None:
@@ -465,3 +466,89 @@ async def test_client_is_reopened_after_aclose() -> None:
         await probe.aclose()
         await probe.aclose()  # closing twice is harmless
     assert first.status is second.status is Status.HEALTHY
+
+
+# --- redirects stay on the configured origin; bodies stay within their cap -----------------
+
+async def test_a_redirect_to_another_host_is_reported_never_followed() -> None:
+    seen: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return json_response(EXAMPLE_200)
+
+    async with serve_handler(elsewhere) as other:
+        async def moved(request: web.Request) -> web.Response:
+            raise web.HTTPMovedPermanently(f"{other}/api/health?token=planted-query-secret")
+
+        async with serve_handler(moved) as base_url:
+            failure = await expect_unavailable(base_url)
+    assert failure.reason == (f"redirected to {other}/api/health?***: another origin than "
+                              f"{base_url}, not followed")
+    assert seen == []  # that host's answer is never taken for the app's
+
+
+async def test_a_redirect_on_the_same_origin_is_followed_with_its_request_id() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/api/health":
+            raise web.HTTPFound("/v2/health", headers={"X-Request-ID": "hop-1"})
+        return json_response(EXAMPLE_200, request_id="final-2")
+
+    reading = await check_once(handler)
+    assert reading.status is Status.DEGRADED and reading.request_id == "final-2"
+
+
+async def test_a_gzip_bomb_is_cut_off_at_max_body() -> None:
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b" " * (10 * 1024 * 1024) + b"{}")  # 10 MB of blanks, ~10 KB sent
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "application/json"})
+
+    async with serve_handler(handler) as base_url:
+        probe = HealthProbe(base_url, config(max_body=65536))
+        tracemalloc.start()
+        try:
+            reading = await probe.check()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            await probe.aclose()
+    assert reading.status is Status.UNAVAILABLE
+    assert reading.summary == "body larger than 64 KiB"
+    assert peak < 2 * 1024 * 1024  # the 10 MB were never inflated
+
+
+async def test_a_gzipped_answer_is_read() -> None:
+    import gzip
+
+    async def handler(request: web.Request) -> web.Response:
+        assert "br" not in request.headers.get("Accept-Encoding", "")
+        return web.Response(body=gzip.compress(EXAMPLE_200.encode()),
+                            headers={"Content-Encoding": "gzip",
+                                     "Content-Type": "application/json"})
+
+    reading = await check_once(handler)
+    assert reading.status is Status.DEGRADED and reading.details["format"] == "pocket-philosopher"
+
+
+async def test_an_encoding_it_cannot_read_is_the_targets_fault() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x00\x01", headers={"Content-Encoding": "br"})
+
+    async with serve_handler(handler) as base_url:
+        failure = await expect_unavailable(base_url)
+    assert failure.reason == "answered badly: unsupported Content-Encoding 'br'"
+
+
+async def test_credentials_in_the_base_url_are_never_shown() -> None:
+    port = free_port()
+    probe = HealthProbe(f"http://ops:planted-base-pass@127.0.0.1:{port}", config())
+    with pytest.raises(TargetUnavailable) as caught:
+        await probe.check()
+    await probe.aclose()
+    assert "planted-base-pass" not in probe.target + caught.value.reason
+    assert probe.target == f"http://ops:***@127.0.0.1:{port}/api/health"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("supabase", "asyncssh", "posthog")
 
 
-def modules_after(statement: str) -> set[str]:
+HTTP_LIBRARIES = ("httpx", "httpcore", "aiohttp", "redis", "posthog", "supabase", "requests",
+                  "urllib3")
+
+
+def modules_after(statement: str, env: dict[str, str] | None = None) -> set[str]:
     code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True, timeout=60)
+                         text=True, check=True, timeout=60,
+                         env=None if env is None else {**os.environ, **env})
     return set(json.loads(out.stdout))
 
 
@@ -49,6 +55,20 @@ def test_building_the_probes_leaves_http_libraries_for_after_the_first_frame(tmp
         "assert {'health', 'redis', 'pwa'} <= set(runner.probes), runner.probes"
     )
     assert not [name for name in loaded if name.split(".")[0] in ("httpx", "aiohttp", "redis")]
+
+
+def test_building_the_probes_of_the_shipped_config_imports_no_http_library() -> None:
+    # The shipped cockpit.toml, with its ${VAR}s set: PostHog is configured, so the PostHog
+    # probe is built too. Its HTTP library comes with its prepare(), in a thread.
+    loaded = modules_after(
+        "from pathlib import Path\n"
+        "from ppcockpit.cli import build_runner\n"
+        "from ppcockpit.config import load_config\n"
+        "runner = build_runner(load_config(Path('cockpit.toml')))\n"
+        "assert {'health', 'redis', 'posthog', 'pwa'} <= set(runner.probes), runner.probes",
+        env={"REDIS_URL": "redis://127.0.0.1:6379/0",
+             "POSTHOG_PERSONAL_API_KEY": "phx_importHygieneTestKey0123"})
+    assert not [name for name in loaded if name.split(".")[0] in HTTP_LIBRARIES]
 
 
 def _imports(path: Path) -> set[str]:

@@ -16,14 +16,20 @@ from aiohttp import web
 from ppcockpit.config_model import PosthogEnvironment, PosthogProbeConfig
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.runner import ProbeRunner
-from probes.posthog import PosthogProbe, build_query, parse_retry_after
+from probes.posthog import PosthogProbe, build_query
 from tests.support.http_stub import serve_app
 
 KEY = "phx_SuperSecretPersonalKey0123456789"
 PROJECT = "4242"
-# The stand-in runs on "accelerated time" three hours ahead, so the window ends at its newest
-# minute whatever the local clock does during the test.
-END = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+# The stand-in and the probe's clock run on "accelerated time" three hours ahead, as in a
+# rehearsal (the probe is given the environment's clock; it never takes the server's word).
+AHEAD = 3 * 3600
+END = (datetime.now(UTC) + timedelta(seconds=AHEAD)).replace(second=0, microsecond=0)
+
+
+def ahead() -> float:
+    """The probe's clock: half a minute into END, whenever the test runs."""
+    return END.timestamp() + 30
 
 
 def at(offset: int) -> datetime:
@@ -106,9 +112,10 @@ async def posthog() -> AsyncIterator[tuple[PostHogStandIn, str]]:
         stand_in.hang.set()
 
 
-def make_probe(base_url: str, **settings: Any) -> PosthogProbe:
+def make_probe(base_url: str, clock: Callable[[], float] = ahead,
+               **settings: Any) -> PosthogProbe:
     env = PosthogEnvironment(host=base_url, project_id=PROJECT, api_key=KEY)
-    return PosthogProbe(env, PosthogProbeConfig.from_dict(settings))
+    return PosthogProbe(env, PosthogProbeConfig.from_dict(settings), now=clock)
 
 
 def all_text(item: Reading | BaseException) -> str:
@@ -193,7 +200,7 @@ async def test_the_window_ends_at_the_local_clock_when_the_server_is_not_ahead(p
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     stand_in.results = [[(now - timedelta(minutes=k)).isoformat(), 50, 1] for k in range(2, 7)]
     stand_in.results.append([(now - timedelta(minutes=40)).isoformat(), 999, 999])  # too old
-    probe = make_probe(url)
+    probe = make_probe(url, clock=time.time)
     reading = await probe.check()
     await probe.aclose()
     assert reading.metrics["requests"] == 255 and reading.metrics["failed"] == 5
@@ -309,16 +316,6 @@ async def test_rate_limited_without_cache(posthog) -> None:
     await probe.aclose()
     assert caught.value.reason == "rate limited by PostHog"
     assert 100 <= (caught.value.retry_after or 0) <= 121
-
-
-def test_retry_after_forms() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("30", now) == 30
-    assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60
-    assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now) == 1  # in the past
-    assert parse_retry_after("99999999", now) == 3600
-    for bad in (None, "", "soon", "nan"):
-        assert parse_retry_after(bad, now) is None
 
 
 async def test_server_error_keeps_the_cached_series(posthog) -> None:
@@ -476,3 +473,112 @@ async def test_the_key_never_appears_in_any_reading(posthog, reply) -> None:
 def test_query_text() -> None:
     query = build_query("a'b\\c", "fail", 30, 32)
     assert "'a\\'b\\\\c'" in query and "ORDER BY minute DESC LIMIT 32" in query
+
+
+# -- fail closed: rows from the future, redirects, credentials, TLS, bombs ----------------
+
+async def test_a_row_from_the_future_cannot_move_the_window(posthog) -> None:
+    # A 50% failure window, and one row dated tomorrow: never "0%, GO".
+    stand_in, url = posthog
+    stand_in.results = rows(spread(250, 250) | {24 * 60: (1000, 0)})
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    assert reading.status is Status.UNAVAILABLE, reading.summary
+    assert reading.metrics["ratio"] == 0.5
+    assert reading.summary.endswith(" · 1 row from the future ignored")
+    assert reading.details["future_rows"] == 1
+    assert reading.details["series"][-1]["minute"] == END.isoformat()
+
+
+async def test_rows_from_the_future_make_a_good_window_degraded(posthog) -> None:
+    stand_in, url = posthog
+    stand_in.results = rows(spread(476, 4) | {30: (5, 5), 60: (5, 5)})
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    assert reading.status is Status.DEGRADED
+    assert "failure ratio 0.8%" in reading.summary
+    assert reading.summary.endswith("2 rows from the future ignored")
+
+
+async def test_a_row_within_the_clock_skew_allowance_is_kept(posthog) -> None:
+    stand_in, url = posthog
+    stand_in.results = rows(spread(476, 4) | {1: (10, 0)})  # one minute ahead
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    assert reading.status is Status.HEALTHY and reading.details["future_rows"] == 0
+    assert reading.metrics["requests"] == 490
+
+
+async def test_a_deploy_annotation_from_the_future_is_ignored(posthog) -> None:
+    stand_in, url = posthog
+    stand_in.results = rows(spread(476, 4))
+    stand_in.annotations = [{"id": 9, "content": "Deploy v99", "scope": "project",
+                             "date_marker": at(24 * 60).isoformat()}]
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    assert probe.deploy_at is None
+    assert reading.details["series"][-1]["minute"] == END.isoformat()
+
+
+async def test_credentials_in_the_host_are_never_shown() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    probe = make_probe(f"http://deploy:planted-host-pass@127.0.0.1:{port}")
+    reading = await ProbeRunner([probe]).run_once(probe)
+    await probe.aclose()
+    assert "planted-host-pass" not in all_text(reading)
+    assert reading.target == f"http://deploy:***@127.0.0.1:{port} project {PROJECT}"
+    assert reading.summary == (f"cannot reach PostHog at http://deploy:***@127.0.0.1:{port}: "
+                               "connection refused")
+
+
+async def test_a_redirect_is_reported_and_the_key_never_sent_on(posthog) -> None:
+    elsewhere = PostHogStandIn()
+    async with serve_app(elsewhere.app()) as other:
+        stand_in, url = posthog
+        stand_in.query_reply = lambda: web.Response(
+            status=307, headers={"Location": f"{other}/api/projects/{PROJECT}/query/?t=x"})
+        probe = make_probe(url)
+        with pytest.raises(TargetUnavailable) as caught:
+            await probe.check()
+        await probe.aclose()
+    assert caught.value.reason == (
+        f"PostHog answered 307: redirected to {other}/api/projects/{PROJECT}/query/?***, "
+        f"not followed (the key is only ever sent to {url})")
+    assert elsewhere.queries == [] and elsewhere.authorizations == set()
+
+
+async def test_a_self_signed_certificate_says_so() -> None:
+    import ssl
+
+    import trustme
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
+    stand_in = PostHogStandIn()
+    async with serve_app(stand_in.app(), ssl_context=server_context) as url:
+        probe = make_probe(url)
+        with pytest.raises(TargetUnavailable) as caught:
+            await probe.check()
+        await probe.aclose()
+    assert caught.value.reason.startswith(
+        f"cannot reach PostHog at {url}: TLS error: certificate verify failed (")
+
+
+async def test_a_gzip_bomb_is_cut_off_at_the_cap(posthog) -> None:
+    import gzip
+
+    bomb = gzip.compress(b'{"results": [' + b" " * (64 * 1024 * 1024) + b"]}")
+    stand_in, url = posthog
+    stand_in.query_reply = lambda: web.Response(
+        body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    probe = make_probe(url)
+    with pytest.raises(TargetUnavailable) as caught:
+        await probe.check()
+    await probe.aclose()
+    assert caught.value.reason == "PostHog answer is larger than 4 MiB"

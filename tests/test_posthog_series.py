@@ -19,7 +19,7 @@ from probes.posthog_series import (
     dense_series,
     evaluate,
     floor_minute,
-    format_percent,
+    format_ratio,
     parse_count,
     parse_query_rows,
     parse_timestamp,
@@ -231,8 +231,8 @@ def test_parse_query_rows_only_ever_raises_value_error(payload: object) -> None:
 
 
 def test_small_helpers() -> None:
-    assert format_percent(0.05) == "5%"
-    assert format_percent(0.074) == "7.4%"
-    assert format_percent(0.0) == "0%"
+    assert format_ratio(0.05) == "5%"
+    assert format_ratio(0.074) == "7.4%"
+    assert format_ratio(0.0) == "0%"
     assert window_minutes(900) == 15 and window_minutes(90) == 2 and window_minutes(1) == 1
     assert floor_minute(END + timedelta(seconds=59, microseconds=5)) == END

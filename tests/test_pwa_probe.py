@@ -256,3 +256,118 @@ def test_a_handler_is_found_inside_any_minified_noise(prefix: bytes, suffix: byt
 @given(noise=st.binary(max_size=200))
 def test_any_bytes_give_an_answer(noise: bytes) -> None:
     assert skip_waiting_handler(noise) in {(a, b) for a in (True, False) for b in (True, False)}
+
+
+# --- the target's failures are the target's: bad bodies, redirects, TLS, bombs -------------
+
+async def test_a_manifest_nested_100k_deep_is_the_targets_failure(site) -> None:
+    from ppcockpit.model import Failure
+    from ppcockpit.runner import ProbeRunner
+
+    fake, probe = site
+    fake.manifest = "[" * 100_000 + "]" * 100_000
+    reading = await ProbeRunner([probe]).run_once(probe)
+    assert reading.status is Status.UNAVAILABLE and reading.failure is not Failure.PROBE
+    assert rows(reading)["manifest"] == (
+        Status.UNAVAILABLE, "manifest is not valid JSON: JSON nested too deeply")
+    assert "probe failed" not in reading.summary
+
+
+async def test_a_redirect_off_the_origin_is_reported_not_followed() -> None:
+    elsewhere = FakeApp()
+    other = TestServer(elsewhere.app(), host="127.0.0.1")
+    await other.start_server()
+    other_url = str(other.make_url("")).rstrip("/")
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(f"{other_url}{request.path}")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", moved)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    probe = PwaProbe(base, PwaProbeConfig())
+    try:
+        reading = await probe.check()
+    finally:
+        await probe.aclose()
+        await server.close()
+        await other.close()
+    assert reading.status is Status.UNAVAILABLE
+    assert rows(reading)["manifest"] == (
+        Status.UNAVAILABLE, f"manifest redirected to {other_url}/manifest.webmanifest: another "
+        f"origin than {base}, not followed")
+    assert elsewhere.worker_cache_control == []  # that host was never asked
+
+
+async def test_a_redirect_within_the_origin_is_followed(site) -> None:
+    fake, probe = site
+    app = fake.app()
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/manifest.webmanifest")
+
+    app.router.add_get("/old-manifest", moved)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    probe = PwaProbe(str(server.make_url("")), PwaProbeConfig(manifest_path="/old-manifest"))
+    try:
+        reading = await probe.check()
+    finally:
+        await probe.aclose()
+        await server.close()
+    assert rows(reading)["manifest"] == (Status.HEALTHY, "manifest installable")
+
+
+async def test_a_self_signed_certificate_says_so() -> None:
+    import ssl
+
+    import trustme
+
+    from tests.support.http_stub import serve_app
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
+    async with serve_app(FakeApp().app(), ssl_context=server_context) as url:
+        probe = PwaProbe(url, PwaProbeConfig())
+        with pytest.raises(TargetUnavailable) as caught:
+            await probe.check()
+        await probe.aclose()
+    assert caught.value.reason.startswith(
+        f"{url} unreachable: TLS error: certificate verify failed (")
+
+
+async def test_a_gzip_bomb_of_a_worker_is_cut_off_at_the_cap(site) -> None:
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b";" * (64 * 1024 * 1024))  # 64 MB of JavaScript in ~64 KB
+
+    async def worker(request: web.Request) -> web.Response:
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "application/javascript"})
+
+    class BombApp(FakeApp):
+        async def get_worker(self, request: web.Request) -> web.Response:
+            return await worker(request)
+
+    server = TestServer(BombApp().app(), host="127.0.0.1")
+    await server.start_server()
+    probe = PwaProbe(str(server.make_url("")), PwaProbeConfig())
+    tracemalloc.start()
+    try:
+        reading = await probe.check()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await probe.aclose()
+        await server.close()
+    assert rows(reading)["service_worker"] == (Status.UNAVAILABLE,
+                                               "service worker is larger than 8 MiB")
+    assert peak < 24 * 1024 * 1024  # the cap (8 MiB) and change, never the 64 MB
+
+
+def test_credentials_in_the_base_url_are_never_shown() -> None:
+    probe = PwaProbe("https://ops:planted-pwa-pass@app.example", PwaProbeConfig())
+    assert probe.target == "https://ops:***@app.example"

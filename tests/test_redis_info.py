@@ -13,10 +13,7 @@ from probes.redis_info import (
     Counters,
     InfoSummary,
     UnexpectedInfo,
-    human_bytes,
-    percent,
     summarize_info,
-    threshold,
 )
 
 MIB = 1024 * 1024
@@ -191,22 +188,20 @@ def test_counter_deltas_are_never_negative_and_never_shrink(values: list[int | N
             previous = delta
 
 
-def test_human_bytes() -> None:
-    assert human_bytes(0) == "0 B"
-    assert human_bytes(1023) == "1023 B"
-    assert human_bytes(1024) == "1 KiB"
-    assert human_bytes(int(12.3 * MIB)) == "12.3 MiB"
-    assert human_bytes(64 * MIB) == "64 MiB"
-    assert human_bytes(1024 * MIB - 1) == "1 GiB"  # never "1024 MiB"
-    assert human_bytes(2**64 - 1) == "16 EiB"
+def test_a_share_a_hair_under_a_threshold_is_shown_and_judged_under_it() -> None:
+    # 0.897 of maxmemory: "89%", and not critical at 90% (the panel shows the same 89%).
+    result = summarize(info(used_memory=math.floor(0.897 * 64 * MIB)))
+    assert result.status is Status.DEGRADED
+    assert result.summary.startswith("memory 89% of maxmemory (warning ≥ 75%)")
+    assert result.metrics["memory_ratio"] == 0.897
 
 
-def test_percent_rounds_down_and_thresholds_keep_a_decimal() -> None:
-    assert percent(0.8999) == "89%"
-    assert percent(0.29) == "29%"
-    assert percent(12.5) == "1,250%"
-    assert threshold(0.9) == "90%"
-    assert threshold(0.755) == "75.5%"
+def test_the_kept_ratio_is_the_judged_and_shown_one() -> None:
+    # 89.996% is kept as 0.9000 (four decimals): judged critical and shown as 90%.
+    result = summarize(info(used_memory=89_996, maxmemory=100_000))
+    assert result.metrics["memory_ratio"] == 0.9
+    assert result.status is Status.UNAVAILABLE
+    assert result.summary.startswith("memory 90% of maxmemory (critical ≥ 90%)")
 
 
 INFO_VALUES = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=50))

@@ -326,7 +326,8 @@ async def test_missing_ca_file_is_a_probe_misconfiguration(tmp_path) -> None:
     redis_probe = RedisProbe(f"rediss://127.0.0.1:{free_port()}/0", SETTINGS,
                              ssl_ca_file=str(missing))
     try:
-        with pytest.raises(ProbeMisconfigured, match="cannot read the TLS CA file"):
+        with pytest.raises(ProbeMisconfigured,
+                           match=f"the Redis TLS CA file {missing} does not exist"):
             await redis_probe.check()
     finally:
         await redis_probe.aclose()
@@ -404,3 +405,89 @@ async def test_a_server_that_never_answers_times_out() -> None:
         server.close()
     assert accepted.is_set()
     assert reason == f"timed out talking to 127.0.0.1:{port}"
+
+
+# --- a server that is not Redis is the target's failure, and costs a bounded read ----------
+
+def replying(reply: bytes, *, after_handshake: bool = True,
+             then_stream: bytes = b"") -> Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                                   Awaitable[None]]:
+    """A server that answers the handshake (CLIENT SETNAME) with +OK when `after_handshake`,
+    then answers the next command with `reply` (and streams `then_stream` forever)."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if after_handshake:
+                await read_command(reader)
+                writer.write(b"+OK\r\n")
+            await read_command(reader)
+            writer.write(reply)
+            await writer.drain()
+            while then_stream:
+                writer.write(then_stream)
+                await writer.drain()
+            await reader.read()
+        except (asyncio.IncompleteReadError, ValueError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+    return handle
+
+
+async def reading_from(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                         Awaitable[None]]) -> tuple[object, int]:
+    from ppcockpit.runner import ProbeRunner
+
+    server = await serve(handler)
+    port = server.sockets[0].getsockname()[1]
+    redis_probe = RedisProbe(f"redis://127.0.0.1:{port}/0", SETTINGS)
+    try:
+        return await ProbeRunner([redis_probe]).run_once(redis_probe), port
+    finally:
+        await redis_probe.aclose()
+        server.close()
+
+
+async def test_an_http_server_on_the_redis_port_answered_badly() -> None:
+    async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    reading, port = await reading_from(http)
+    assert reading.status is Status.UNAVAILABLE and reading.failure is Failure.TARGET
+    assert reading.summary.startswith(
+        f"127.0.0.1:{port} answered badly: not a Redis reply (Protocol Error: ")
+
+
+async def test_a_server_that_closes_at_once_is_the_targets_failure() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    reading, port = await reading_from(hang_up)
+    assert reading.status is Status.UNAVAILABLE and reading.failure is Failure.TARGET
+    assert reading.summary.startswith(f"cannot talk to 127.0.0.1:{port}: ")
+
+
+@pytest.mark.parametrize(("reply", "stream", "says"), [
+    (b"$99999999999\r\n", b"x" * 65536, "reply larger than 1 MiB"),  # announced 100 GB
+    (b"*99999999999\r\n", b"+a\r\n" * 4096, "array of 99999999999 elements"),
+    (b"*1000\r\n", b"$1500\r\n" + b"x" * 1500 + b"\r\n", "reply larger than 1 MiB"),
+    (b"*1\r\n" * 50_000, b"", "not a Redis reply"),  # nested 50,000 deep
+    (b"$4\r\n\xff\xfe\xfd\xfc\r\n", b"", "not a Redis reply"),  # not UTF-8
+    (b"$-7\r\n", b"", "not a Redis reply"),
+])
+async def test_a_hostile_reply_costs_a_bounded_read(reply: bytes, stream: bytes,
+                                                    says: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        reading, port = await reading_from(replying(reply, then_stream=stream))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reading.status is Status.UNAVAILABLE and reading.failure is Failure.TARGET
+    assert reading.summary.startswith(f"127.0.0.1:{port} answered badly: "), reading.summary
+    assert says in reading.summary
+    assert peak < 16 * 1024 * 1024

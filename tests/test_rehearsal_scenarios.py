@@ -46,7 +46,7 @@ async def test_calm_is_healthy_everywhere(stack: StackHandle) -> None:
     env = config.environment
     assert env.posthog is not None
     probes = [health_probe(config), RedisProbe(env.redis_url or "", config.probes.redis),
-              PosthogProbe(env.posthog, config.probes.posthog),
+              PosthogProbe(env.posthog, config.probes.posthog, now=stack.clock.now),
               PwaProbe(env.base_url, config.probes.pwa)]
     try:
         readings = await asyncio.gather(*(p.check() for p in probes))
@@ -89,7 +89,9 @@ async def test_failure_spike_climbs_past_five_percent_after_the_deploy(
         stack: StackHandle) -> None:
     config = config_of(stack)
     assert config.environment.posthog is not None
-    probe = PosthogProbe(config.environment.posthog, config.probes.posthog)
+    # The rehearsal's clock, as the rehearsal cockpit gives it: its time runs ahead.
+    probe = PosthogProbe(config.environment.posthog, config.probes.posthog,
+                         now=stack.clock.now)
     try:
         before = await probe.check()
         stack.advance(3 * 60)
@@ -194,7 +196,9 @@ async def test_no_service_role_answers_500_without_dependencies(stack: StackHand
 async def test_posthog_throttled_gives_a_retry_after(stack: StackHandle) -> None:
     config = config_of(stack)
     assert config.environment.posthog is not None
-    probe = PosthogProbe(config.environment.posthog, config.probes.posthog)
+    # The rehearsal's clock, as the rehearsal cockpit gives it: its time runs ahead.
+    probe = PosthogProbe(config.environment.posthog, config.probes.posthog,
+                         now=stack.clock.now)
     try:
         with pytest.raises(TargetUnavailable) as raised:
             await probe.check()

@@ -249,3 +249,11 @@ def test_known_prefixes_are_accepted(value: str) -> None:
     assert malformed_reason("SUPABASE_SERVICE_ROLE_KEY", "sb_secret_" + value) is None
     assert malformed_reason("NEXT_PUBLIC_SUPABASE_ANON_KEY", "sb_publishable_" + value) is None
     assert malformed_reason("REDIS_URL", f"rediss://:{value}@redis.example.test:6380") is None
+
+
+def test_a_jwt_whose_payload_is_nested_100k_deep_is_only_not_readable() -> None:
+    import base64
+
+    payload = base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode().rstrip("=")
+    token = f"eyJhbGciOiJIUzI1NiJ9.{payload}.signature"
+    assert malformed_reason("SUPABASE_SERVICE_ROLE_KEY", token) is None  # role unreadable

@@ -195,3 +195,74 @@ async def test_missing_settings_are_a_misconfiguration() -> None:
                               SupabaseProbeConfig())
     with pytest.raises(ProbeMisconfigured, match="test_user_password"):
         await probe.check()
+
+
+# --- bounded, and the password goes nowhere else ------------------------------------------
+
+def test_a_gzip_bomb_costs_the_cap_not_its_size() -> None:
+    # 200 MB of zeros in 200 KB. supabase-py inflated it whole (+400 MB of peak memory).
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "tests.support.auth_bomb", "200"], cwd=root,
+                          capture_output=True, text=True, timeout=60, check=True)
+    result = json.loads(done.stdout)
+    assert result["reason"] == "Supabase auth answer is larger than 256 KiB"
+    assert result["grown_kib"] < 32 * 1024, result  # peak resident memory, in KiB
+
+
+async def test_a_redirect_never_takes_the_password_elsewhere(serve: Serve) -> None:
+    elsewhere = FakeSupabase()
+    other = await serve(elsewhere.app())
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{other}/auth/v1/token?grant_type=password")
+
+    app = web.Application()
+    app.router.add_post("/auth/v1/token", moved)
+    reason = await failure_reason(make_probe(await serve(app)))
+    assert reason == (f"Supabase auth answered 307: redirected to {other}/auth/v1/token?***, "
+                      "not followed (credentials are never sent on)")
+    assert elsewhere.sign_ins == 0
+
+
+async def test_a_self_signed_certificate_says_so() -> None:
+    import ssl
+
+    import trustme
+
+    from tests.support.http_stub import serve_app
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
+    async with serve_app(FakeSupabase().app(), ssl_context=server_context) as url:
+        reason = await failure_reason(make_probe(url))
+    assert reason.startswith("Supabase auth: TLS error: certificate verify failed (")
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"[" * 100_000, "Supabase auth answered badly: JSON nested too deeply"),
+    (b"\xff\xfe", "Supabase auth answered badly: not UTF-8 text"),
+    (b'{"token_type": "bearer"}', "Supabase auth signed in without a session"),
+])
+async def test_a_sign_in_answer_it_cannot_read_is_the_targets_fault(
+        serve: Serve, body: bytes, reason: str) -> None:
+    async def token(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/auth/v1/token", token)
+    assert await failure_reason(make_probe(await serve(app))) == reason
+
+
+async def test_credentials_in_the_url_are_never_shown() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    probe = make_probe(f"http://ops:planted-url-pass@127.0.0.1:{port}")
+    reason = await failure_reason(probe)
+    assert "planted-url-pass" not in probe.target + reason
+    assert probe.target == f"http://ops:***@127.0.0.1:{port}"

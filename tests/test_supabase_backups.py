@@ -241,3 +241,68 @@ def test_unix_seconds_milliseconds_and_strings(seconds: float) -> None:
 def test_anything_else_is_none_or_a_sane_time(value: object) -> None:
     result = parse_backup_time(value)
     assert result is None or (math.isfinite(result) and 9e8 < result < 3.3e10)
+
+
+# --- dates from the future are never trusted ----------------------------------------------
+
+async def test_a_backup_dated_2999_does_not_make_a_stale_set_fresh(fake) -> None:
+    management, probe = fake
+    management.body = backups_body(backup(1, "COMPLETED", "2020-03-01T00:00:00Z"),
+                                   backup(2, "COMPLETED", "2999-01-01T00:00:00Z"))
+    reading = await checked(probe)
+    assert reading.status is Status.UNAVAILABLE
+    assert reading.summary.startswith("newest completed backup is ")
+    assert reading.summary.endswith(" · PITR off · 1 backup from the future ignored")
+    assert reading.details["newest_backup_at"] == "2020-03-01T00:00:00Z"
+    assert reading.details["from_the_future"] == 1
+
+
+async def test_a_fresh_set_with_a_backup_from_the_future_is_degraded(fake) -> None:
+    management, probe = fake
+    body = backups_body(backup(1, "COMPLETED", ago(3)), backup(2, "COMPLETED", ago(-48)),
+                        pitr=True)
+    body["physical_backup_data"] = {"latest_physical_backup_date_unix": int(NOW + 86400)}
+    management.body = body
+    reading = await checked(probe)
+    assert reading.status is Status.DEGRADED
+    assert reading.summary == ("newest completed backup 3h old (max 24h) · PITR on · "
+                               "2 backups from the future ignored")
+
+
+async def test_a_backup_within_the_clock_skew_allowance_is_believed(fake) -> None:
+    management, probe = fake
+    management.body = backups_body(backup(1, "COMPLETED", ago(-1 / 60)))  # a minute ahead
+    reading = await checked(probe)
+    assert reading.status is Status.HEALTHY
+    assert reading.details["from_the_future"] == 0
+    assert reading.details["newest_backup_at"] == ago(-1 / 60)
+
+
+async def test_a_redirect_is_reported_and_the_token_never_sent_on(serve: Serve) -> None:
+    elsewhere = FakeManagement()
+    other = await serve(elsewhere.app())
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{other}{request.path}")
+
+    app = web.Application()
+    app.router.add_get("/v1/projects/{ref}/database/backups", moved)
+    url = await serve(app)
+    env = SupabaseEnvironment(management_url=url, project_ref=REF, access_token=TOKEN)
+    probe = SupabaseBackupsProbe(env, SupabaseProbeConfig(), now=lambda: NOW)
+    error = await unavailable(probe)
+    await probe.aclose()
+    assert error.reason == (
+        f"Supabase Management API answered 307: redirected to {other}/v1/projects/{REF}/"
+        "database/backups, not followed (credentials are never sent on)")
+    assert elsewhere.requests == []
+
+
+async def test_credentials_in_the_management_url_are_never_shown() -> None:
+    env = SupabaseEnvironment(management_url="http://ops:planted-mgmt-pass@127.0.0.1:9",
+                              project_ref=REF, access_token=TOKEN)
+    probe = SupabaseBackupsProbe(env, SupabaseProbeConfig())
+    error = await unavailable(probe)
+    await probe.aclose()
+    assert "planted-mgmt-pass" not in probe.target + error.reason
+    assert probe.target == f"Supabase project {REF} (http://ops:***@127.0.0.1:9)"

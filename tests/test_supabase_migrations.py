@@ -18,6 +18,7 @@ from probes.supabase_migrations import (
     SupabaseMigrationsProbe,
     parse_applied,
     parse_migration_filename,
+    version_time,
 )
 
 TOKEN = "sbp_plantedMigrationsToken0123456789"
@@ -189,3 +190,21 @@ def test_applied_list_parses_tolerantly(data: list[object]) -> None:
     assert applied == sorted(applied)
     assert len({m.version for m in applied}) == len(applied)
     assert all("\n" not in m.name for m in applied)
+
+
+async def test_a_version_dated_in_the_future_is_never_the_newest(management,
+                                                                 make_probe: MakeProbe) -> None:
+    fake, _ = management
+    fake.body = [*APPLIED, {"version": "29990101000000", "name": "from_the_future"}]
+    reading = await checked(await make_probe(None))  # no folder: nothing else would flag it
+    assert reading.status is Status.DEGRADED
+    assert reading.summary == ("3 applied, newest 20251001115253_initial_schema · "
+                               "1 dated in the future: 29990101000000_from_the_future")
+    assert reading.details["newest_applied"] == "20251001115253_initial_schema"
+    assert reading.details["from_the_future"] == ["29990101000000_from_the_future"]
+
+
+def test_version_time() -> None:
+    assert version_time("20251001115253") == 1759319573.0
+    for other in ("2025100111525", "20251301000000", "abc", "202510011152530", ""):
+        assert version_time(other) is None
