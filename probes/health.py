@@ -49,7 +49,7 @@ class HealthProbe:
         self._streaks: dict[str, int] = {}  # row key -> consecutive unavailable checks
         self._session: HealthSession | None = None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         doc, request_id = await self._fetch()
         return self._reading(doc, request_id)
 

@@ -22,6 +22,7 @@ import httpx
 from ppcockpit.config_model import PosthogEnvironment, PosthogProbeConfig
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
+from ppcockpit.probe import time_left
 from ppcockpit.secrets import Redactor, fingerprint
 from ppcockpit.text import one_line
 from probes.http_client import new_client, read_limited, warm_up
@@ -153,7 +154,7 @@ class PosthogProbe:
         known = [t for t in (self._marked_deploy, self._annotated_deploy) if t is not None]
         return max(known) if known else None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         if self._rejected is not None:
             raise TargetUnavailable(self._rejected)  # said once: never asked again
         if 2 * self._minutes > MAX_SERIES_MINUTES:
@@ -162,7 +163,7 @@ class PosthogProbe:
         wait = self._not_before - time.monotonic()
         if wait > 0:
             return self._rate_limited(wait)
-        deadline = time.monotonic() + self.timeout * _MARGIN
+        deadline = time.monotonic() + time_left(deadline, self.timeout) * _MARGIN
         try:
             payload = await self._query(deadline)
             parsed = parse_query_rows(payload, max_rows=self._row_limit * 2)

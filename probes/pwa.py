@@ -191,7 +191,7 @@ class PwaProbe:
                        latency_ms=(time.perf_counter() - started) * 1000,
                        request_id=one_line(request_id, 80) if request_id else None)
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         settings = self.settings
         manifest, worker, offline = await asyncio.gather(
             self._get(settings.manifest_path, MAX_MANIFEST_BYTES),

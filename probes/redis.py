@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from ppcockpit.config_model import RedisProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
+from ppcockpit.probe import time_left
 from ppcockpit.secrets import Redactor, redact_url
 from ppcockpit.text import one_line
 from probes.causes import exception_chain
@@ -48,10 +49,10 @@ class RedisProbe:
         self._in_doubt = False  # a command was interrupted: the connection state is unknown
         self._counters: Counters | None = None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         if self._in_doubt:
             await self._drop_client()
-        client = self._client or self._new_client()
+        client = self._client or self._new_client(deadline)
         self._in_doubt = True
         try:
             info = await client.info()
@@ -74,7 +75,7 @@ class RedisProbe:
     async def aclose(self) -> None:
         await self._drop_client()
 
-    def _new_client(self) -> Any:
+    def _new_client(self, deadline: float | None) -> Any:
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -83,7 +84,7 @@ class RedisProbe:
         if scheme not in _SCHEMES:
             raise ProbeMisconfigured(
                 f"Redis URL must start with redis://, rediss:// or unix://, got {scheme!r}")
-        socket_timeout = self.timeout * _SOCKET_TIMEOUT_SHARE
+        socket_timeout = time_left(deadline, self.timeout) * _SOCKET_TIMEOUT_SHARE
         options: dict[str, Any] = {
             "client_name": CLIENT_NAME,
             "single_connection_client": True,

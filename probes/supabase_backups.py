@@ -135,7 +135,7 @@ class SupabaseBackupsProbe:
         self.timeout = settings.timeout
         self.target = self._api.target
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         summary = summarize_backups(await self._api.get_project_json("database/backups"))
         now = self._now()
         newest = summary.newest_completed_at
