@@ -40,7 +40,9 @@ class Preparable(Protocol):
     """A probe with one-time set-up (imports, a TLS context) that is not the target's time.
 
     The runner awaits `prepare()` once, before the first check, under PREPARE_TIMEOUT
-    instead of the probe's own timeout, so a cold start never reads as a slow target.
+    instead of the probe's own timeout, so a cold start never reads as a slow target. Its
+    blocking work goes through `ppcockpit.offloop` (`once`/`run`), never `asyncio.to_thread`:
+    the default thread pool is the checks', and a check must not wait there behind imports.
     """
 
     async def prepare(self) -> None: ...

@@ -248,12 +248,18 @@ class ProbeRunner:
     # --- all at once (`check`) --------------------------------------------------------
 
     async def sweep(self, names: Iterable[str] | None = None) -> list[Reading]:
-        """Run the chosen probes (default: all) once, concurrently; readings in probe order."""
+        """Run the chosen probes (default: all) once, concurrently; readings in probe order.
+
+        Every probe is prepared before any is checked, so each check is timed from when its
+        own work starts, not while other probes' imports hold the CPU."""
         chosen = list(self.names if names is None else names)
         runnable = [self.probes[n] for n in chosen if n in self.probes]
         # The slowest targets last time go first: their wait then overlaps the others' CPU
         # instead of starting after it (a sweep of many is bound by the slowest, plus CPU).
         started = sorted(runnable, key=self._last_latency, reverse=True)
+        # Every preparation (imports, TLS contexts) first: a check timed while other probes
+        # import would count their CPU as its target's time.
+        await asyncio.gather(*(self._prepare(p) for p in started))
         finished = await asyncio.gather(*(self.run_once(p) for p in started))
         order = {name: i for i, name in enumerate(chosen)}
         results = sorted(finished, key=lambda r: order[r.probe])

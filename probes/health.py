@@ -8,10 +8,10 @@ any HTTP answer, however bad, becomes a Reading that names the HTTP status. The 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from typing import TYPE_CHECKING
 
+from ppcockpit import offloop
 from ppcockpit.config_model import HealthProbeConfig
 from ppcockpit.model import (
     Failure,
@@ -55,7 +55,7 @@ class HealthProbe:
 
     async def prepare(self) -> None:
         """aiohttp's imports and the TLS context, in a thread, before the first timed check."""
-        await asyncio.to_thread(_load_transport)
+        await offloop.once(_load_transport)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

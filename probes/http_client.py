@@ -6,11 +6,12 @@ ten seconds of the event loop on it; done once, in a thread, it costs nothing an
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import ssl
 import threading
 from typing import TYPE_CHECKING, Any
+
+from ppcockpit import offloop
 
 if TYPE_CHECKING:
     import httpx  # imported where used: not before the cockpit's first frame
@@ -40,13 +41,13 @@ def _load_transport() -> None:
 
 async def warm_up() -> None:
     """Everything an HTTP probe's first request would do on the event loop, in a thread."""
-    await asyncio.to_thread(_load_transport)
+    await offloop.once(_load_transport)
 
 
 async def new_client(**options: Any) -> httpx.AsyncClient:
     """An AsyncClient on the shared TLS context; the first call builds it off the loop."""
     if _context is None:
-        await asyncio.to_thread(tls_context)
+        await offloop.once(tls_context)
     import httpx
 
     return httpx.AsyncClient(verify=tls_context(), **options)

@@ -15,6 +15,7 @@ import ssl
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ppcockpit import offloop
 from ppcockpit.config_model import RedisProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
 from ppcockpit.probe import time_left
@@ -70,7 +71,7 @@ class RedisProbe:
 
     async def prepare(self) -> None:
         """redis-py's import is slow when cold: off the loop, before the first timed check."""
-        await asyncio.to_thread(importlib.import_module, "redis.asyncio")
+        await offloop.once(importlib.import_module, "redis.asyncio")
 
     async def aclose(self) -> None:
         await self._drop_client()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ppcockpit import offloop
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
 from ppcockpit.probe import time_left
@@ -164,7 +165,7 @@ class SupabaseAuthProbe:
     async def prepare(self) -> None:
         """supabase-py takes ~0.6 s to import: off the loop, before the first timed check."""
         await warm_up()
-        await asyncio.to_thread(importlib.import_module, "supabase")
+        await offloop.once(importlib.import_module, "supabase")
 
     async def aclose(self) -> None:
         """Nothing to close: every check releases its own client."""
