@@ -86,10 +86,11 @@ class ProbeRunner:
             if probe.name in self.probes:
                 raise ValueError(f"two probes are named {probe.name!r}")
             self.probes[probe.name] = probe
-        # Readings that never change (probes that are not configured): shown, never run.
-        self.fixed: dict[str, Reading] = {r.probe: r for r in fixed}
-        self.latest: dict[str, Reading] = dict(self.fixed)
         self._cleaner = ReadingCleaner(sanitize)
+        # Readings that never change (probes that are not configured): shown, never run.
+        self.fixed: dict[str, Reading] = {
+            r.probe: self._cleaner.reading(r, probe=r.probe) for r in fixed}
+        self.latest: dict[str, Reading] = dict(self.fixed)
         self._rng = rng
         self._listeners: list[_Listener] = []
         self._wake: dict[str, asyncio.Event] = {}

@@ -4,7 +4,9 @@ A process killed with SIGKILL cannot remove its temporary directories; the next 
 make a directory of the same kind removes them. The owner's pid is part of the directory's
 name (`<prefix><pid>-<random>`, made by mkdtemp in one step), so no directory ever exists
 without a known owner. Older directories name their owner in an `owner.pid` file, or
-nowhere if their process died before writing it: those are removed once a minute old.
+nowhere (a redis-server's directory, or a process killed before it wrote the file): those
+are removed once a minute old and no process works in them (a redis-server runs in its
+directory, so an older cockpit's live one is left alone).
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ def sweep(prefix: str, root: Path | None = None) -> list[Path]:
             continue
         owner = _owner(candidate, pattern)
         if owner is None:
-            if time.time() - status.st_mtime < UNOWNED_AFTER:
-                continue  # perhaps being made right now by a process of an older version
+            if time.time() - status.st_mtime < UNOWNED_AFTER or _in_use(candidate):
+                continue  # perhaps being made right now, or in use, by an older version
         elif owner == os.getpid() or _alive(owner):
             continue
         shutil.rmtree(candidate, ignore_errors=True)
@@ -63,6 +65,21 @@ def _owner(directory: Path, pattern: re.Pattern[str]) -> int | None:
         return int((directory / OWNER_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def _in_use(directory: Path) -> bool:
+    """Whether a process works in `directory` (its current directory); True when that
+    cannot be told (no /proc), so a directory is never removed from under a process."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cwd").exists():
+        return True
+    target = str(directory.resolve())
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(entry / "cwd") == target:
+                    return True
+    return False
 
 
 def _alive(pid: int) -> bool:

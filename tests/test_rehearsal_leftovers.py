@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TMP = Path(tempfile.gettempdir())
 
 
-def ours() -> set[Path]:
-    return {*TMP.glob(f"{REHEARSAL_PREFIX}*"), *TMP.glob(f"{REDIS_PREFIX}*")}
+def owned_by(pid: int) -> set[Path]:
+    """The temp directories of process `pid` (other test runs may share the temp folder)."""
+    return {*TMP.glob(f"{REHEARSAL_PREFIX}{pid}-*"), *TMP.glob(f"{REDIS_PREFIX}{pid}-*")}
 
 
 def rehearse() -> subprocess.Popen[bytes]:
@@ -44,14 +45,13 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_killed_rehearsal_leaves_both_directories_to_the_next_start() -> None:
-    before = ours()
     process = rehearse()
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith(b"config: ")  # fully started
     finally:
         kill(process)
-    left = ours() - before
+    left = owned_by(process.pid)
     assert any(p.name.startswith(REHEARSAL_PREFIX) for p in left), left
     assert any(p.name.startswith(REDIS_PREFIX) for p in left), left
     start_stack().stop()
@@ -59,13 +59,13 @@ def test_a_killed_rehearsal_leaves_both_directories_to_the_next_start() -> None:
 
 
 def test_a_rehearsal_killed_in_its_first_moment_leaves_nothing_for_good() -> None:
-    before = ours()
     process = rehearse()
     try:
-        assert until(lambda: bool(ours() - before))  # killed the moment it made a directory
+        # Killed the moment it made a directory.
+        assert until(lambda: bool(owned_by(process.pid)))
     finally:
         kill(process)
-    left = ours() - before
+    left = owned_by(process.pid)
     assert left
     start_stack().stop()
     assert not [p for p in left if p.exists()]
@@ -88,6 +88,7 @@ def test_the_sweep_removes_what_dead_processes_left_and_nothing_else(tmp_path: P
         f"{prefix}{parent}-c3",  # a live process's
         f"{prefix}unowned-old",  # killed before it could say whose it was, long ago
         f"{prefix}unowned-new",  # perhaps being made right now
+        f"{prefix}unowned-busy",  # an older cockpit's live redis-server works in it
         f"{prefix}file-old",  # an owner file naming a dead process
         f"{prefix}file-nonsense",  # an owner file naming no process at all
     )}
@@ -98,14 +99,20 @@ def test_the_sweep_removes_what_dead_processes_left_and_nothing_else(tmp_path: P
     (root / f"{prefix}a-file").write_text("not a directory")
     (root / f"{prefix}{dead}-link").symlink_to(made[f"{prefix}{parent}-c3"])
     long_ago = time.time() - 2 * tempdirs.UNOWNED_AFTER
-    os.utime(made[f"{prefix}unowned-old"], (long_ago, long_ago))
-    removed = tempdirs.sweep(prefix, root)
+    busy = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            cwd=made[f"{prefix}unowned-busy"], stdin=subprocess.PIPE)
+    for name in (f"{prefix}unowned-old", f"{prefix}unowned-busy"):
+        os.utime(made[name], (long_ago, long_ago))
+    try:
+        removed = tempdirs.sweep(prefix, root)
+    finally:
+        busy.communicate(b"", timeout=10)
     assert sorted(p.name for p in removed) == sorted(
         [f"{prefix}{dead}-a1", f"{prefix}unowned-old", f"{prefix}file-old",
          f"{prefix}file-nonsense"])
     assert sorted(p.name for p in root.iterdir()) == sorted(
         [f"{prefix}{os.getpid()}-b2", f"{prefix}{parent}-c3", f"{prefix}unowned-new",
-         f"{prefix}a-file", f"{prefix}{dead}-link"])
+         f"{prefix}unowned-busy", f"{prefix}a-file", f"{prefix}{dead}-link"])
 
 
 def test_a_workdir_whose_owner_file_was_never_written_is_swept_once_old(
