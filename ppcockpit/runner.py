@@ -233,8 +233,8 @@ class ProbeRunner:
         task.add_done_callback(ended)
 
     def _failed(self, probe: Probe, status: Status, failure: Failure, reason: str) -> Reading:
-        return Reading(probe=probe.name, target=probe.target, status=status, summary=reason,
-                       error=reason, failure=failure)
+        return Reading(probe=probe.name, target=_target_of(probe), status=status,
+                       summary=reason, error=reason, failure=failure)
 
     def _finish(self, probe: Probe, reading: Reading, started: float,
                 elapsed_ms: float | None) -> Reading:
@@ -399,6 +399,13 @@ def _seconds(value: object) -> float:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         raise ProbeMisconfigured(f"timeout {value!r} is not a positive number of seconds")
     return float(seconds)
+
+
+def _target_of(probe: Probe) -> str:
+    try:
+        return str(probe.target)
+    except Exception:  # a failure is still reported when the target cannot be named
+        return "?"
 
 
 def _interval_of(probe: Probe) -> float:
