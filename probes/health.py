@@ -8,10 +8,10 @@ any HTTP answer, however bad, becomes a Reading that names the HTTP status. The 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from typing import TYPE_CHECKING
 
+from ppcockpit import offloop
 from ppcockpit.config_model import HealthProbeConfig
 from ppcockpit.model import (
     Failure,
@@ -50,13 +50,13 @@ class HealthProbe:
         self._streaks: dict[str, int] = {}  # row key -> consecutive unavailable checks
         self._session: HealthSession | None = None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         doc, request_id = await self._fetch()
         return self._reading(doc, request_id)
 
     async def prepare(self) -> None:
         """aiohttp's imports and the TLS context, in a thread, before the first timed check."""
-        await asyncio.to_thread(_load_transport)
+        await offloop.once(_load_transport)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -13,6 +13,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from ppcockpit import offloop
 from probes import tls
 from probes.body import ACCEPT_ENCODING, BodyCap, BodyTooLarge
 
@@ -40,9 +41,7 @@ def load_transport() -> None:
 
 async def warm_up() -> None:
     """load_transport(), in a thread."""
-    import asyncio
-
-    await asyncio.to_thread(load_transport)
+    await offloop.once(load_transport)
 
 
 async def new_client(**options: Any) -> httpx.AsyncClient:

@@ -25,6 +25,7 @@ from ppcockpit.model import (
     TargetUnavailable,
     worst,
 )
+from ppcockpit.probe import time_left
 from ppcockpit.secrets import Redactor, fingerprint, redact_url
 from ppcockpit.text import one_line
 from ppcockpit.units import size
@@ -151,7 +152,7 @@ class PosthogProbe:
         known = [t for t in (self._marked_deploy, self._annotated_deploy) if t is not None]
         return max(known) if known else None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         if self._rejected is not None:
             raise TargetUnavailable(self._rejected)  # said once: never asked again
         if 2 * self._minutes > MAX_SERIES_MINUTES:
@@ -160,7 +161,7 @@ class PosthogProbe:
         wait = self._not_before - time.monotonic()
         if wait > 0:
             return self._rate_limited(wait)
-        deadline = time.monotonic() + self.timeout * _MARGIN
+        deadline = time.monotonic() + time_left(deadline, self.timeout) * _MARGIN
         try:
             payload = await self._query(deadline)
             parsed = parse_query_rows(payload, max_rows=self._row_limit * 2)

@@ -208,7 +208,7 @@ class PwaProbe:
         except httpx.TransportError as exc:
             return Fetched(None, error=describe_transport_error(exc, self.timeout))
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         settings = self.settings
         manifest, worker, offline = await asyncio.gather(
             self._get(settings.manifest_path, MAX_MANIFEST_BYTES),

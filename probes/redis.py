@@ -13,8 +13,10 @@ import importlib
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ppcockpit import offloop
 from ppcockpit.config_model import RedisProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, TargetUnavailable
+from ppcockpit.probe import time_left
 from ppcockpit.secrets import Redactor, redact_url
 from ppcockpit.text import one_line
 from probes import tls
@@ -49,10 +51,10 @@ class RedisProbe:
         self._in_doubt = False  # a command was interrupted: the connection state is unknown
         self._counters: Counters | None = None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         if self._in_doubt:
             await self._drop_client()
-        client = self._client or await self._new_client()
+        client = self._client or await self._new_client(deadline)
         self._in_doubt = True
         try:
             info = await client.info()
@@ -70,12 +72,12 @@ class RedisProbe:
 
     async def prepare(self) -> None:
         """redis-py's import is slow when cold: off the loop, before the first timed check."""
-        await asyncio.to_thread(importlib.import_module, "redis.asyncio")
+        await offloop.once(importlib.import_module, "redis.asyncio")
 
     async def aclose(self) -> None:
         await self._drop_client()
 
-    async def _new_client(self) -> Any:
+    async def _new_client(self, deadline: float | None) -> Any:
         scheme = urlsplit(self._url).scheme.lower()
         if scheme not in _SCHEMES:
             raise ProbeMisconfigured(
@@ -90,7 +92,7 @@ class RedisProbe:
 
         from probes.redis_wire import BoundedReplyParser, PreparedTLSConnection
 
-        socket_timeout = self.timeout * _SOCKET_TIMEOUT_SHARE
+        socket_timeout = time_left(deadline, self.timeout) * _SOCKET_TIMEOUT_SHARE
         options: dict[str, Any] = {
             "client_name": CLIENT_NAME,
             "decode_responses": True,

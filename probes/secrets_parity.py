@@ -239,7 +239,7 @@ class SecretsParityProbe:
         self.labels = file_labels(self.reference, self.candidate)
         self.target = f"{self.labels['candidate']} against {self.labels['reference']}"
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         reference, candidate = await asyncio.gather(
             asyncio.to_thread(read_env_file, self.reference, "reference"),
             asyncio.to_thread(read_env_file, self.candidate, "candidate"),

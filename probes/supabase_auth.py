@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ppcockpit.config_model import SupabaseEnvironment, SupabaseProbeConfig
 from ppcockpit.model import ProbeMisconfigured, Reading, Row, Status, TargetUnavailable
+from ppcockpit.probe import time_left
 from ppcockpit.secrets import redact_url
 from ppcockpit.text import one_line
 from ppcockpit.units import size
@@ -96,11 +97,11 @@ class SupabaseAuthProbe:
         self.timeout = settings.timeout
         self.target = redact_url(self.url) if self.url else "Supabase (no url)"
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         if not (self.url and self._anon_key and self._email and self._password):
             raise ProbeMisconfigured(
                 "Supabase url, anon_key, test_user_email and test_user_password are all needed")
-        http = await new_client(timeout=self.timeout, follow_redirects=False)
+        http = await new_client(timeout=time_left(deadline, self.timeout), follow_redirects=False)
         token: str | None = None
         try:
             started = time.perf_counter()

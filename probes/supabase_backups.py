@@ -148,7 +148,7 @@ class SupabaseBackupsProbe:
         self.timeout = settings.timeout
         self.target = self._api.target
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         answer = await self._api.get_project_json("database/backups")
         now = self._now()
         summary = summarize_backups(answer, now)

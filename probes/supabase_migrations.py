@@ -111,7 +111,7 @@ class SupabaseMigrationsProbe:
         self.timeout = settings.timeout
         self.target = self._api.target
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float | None = None) -> Reading:
         local: list[Migration] | None = None
         if self.migrations_dir is not None:
             local = await asyncio.to_thread(read_migrations_folder, self.migrations_dir)

@@ -34,7 +34,7 @@ class ScriptedProbe:
     called: asyncio.Event = field(default_factory=asyncio.Event)
     retry_after: float | None = None
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float) -> Reading:
         self.calls += 1
         self.called.set()
         if self.behaviour == "hang":
@@ -228,7 +228,7 @@ class LatencyProbe(ScriptedProbe):
     latency_ms: float = 0.0
     log: list[str] = field(default_factory=list)
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float) -> Reading:
         self.log.append(self.name)
         return Reading(probe=self.name, target=self.target, status=Status.HEALTHY,
                        summary="ok", latency_ms=self.latency_ms)

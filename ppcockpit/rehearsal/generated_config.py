@@ -3,53 +3,32 @@ the secrets probe, a supabase/migrations folder with one migration not yet appli
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from ppcockpit import tempdirs
 from ppcockpit.rehearsal import credentials as cred
 from ppcockpit.rehearsal.management_server import APPLIED_MIGRATIONS, PENDING_MIGRATION
+from ppcockpit.tempdirs import OWNER_FILE
 
 WORKDIR_PREFIX = "ppcockpit-rehearsal-"
-OWNER_FILE = "owner.pid"
 MIGRATIONS_DIR = "supabase/migrations"
 
 
 def make_workdir() -> Path:
-    """A fresh temp directory owned by this process; leftovers of killed rehearsals go first."""
-    sweep_stale_workdirs()
-    path = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-    (path / OWNER_FILE).write_text(str(os.getpid()))
+    """A fresh temp directory owned by this process; leftovers of killed rehearsals go first
+    (their redis-server directories go when the next RedisServer starts)."""
+    path = tempdirs.make_owned_dir(WORKDIR_PREFIX)
+    (path / OWNER_FILE).write_text(str(os.getpid()))  # for people: the name says it too
     return path
 
 
 def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
     """Remove work directories whose owning process is gone (a SIGKILL leaves them)."""
-    removed = []
-    for candidate in (root or Path(tempfile.gettempdir())).glob(f"{WORKDIR_PREFIX}*"):
-        try:
-            owner = int((candidate / OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if owner != os.getpid() and not _alive(owner):
-            shutil.rmtree(candidate, ignore_errors=True)
-            removed.append(candidate)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return tempdirs.sweep(WORKDIR_PREFIX, root)
 
 
 def _env_file(kind: str, redis_url: str, supabase_url: str) -> str:
@@ -125,5 +104,4 @@ def write_workdir(workdir: Path, endpoints: dict[str, str]) -> Path:
 
 
 def remove_workdir(workdir: Path) -> None:
-    with contextlib.suppress(OSError):
-        shutil.rmtree(workdir)
+    tempdirs.remove(workdir)

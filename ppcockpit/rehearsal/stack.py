@@ -44,6 +44,58 @@ class RehearsalError(Exception):
     """The stack cannot start or is not running; the message says why, in one line."""
 
 
+class _WatchedFaults(dict[str, float]):
+    """The world's active faults, keeping a copy any thread may read without waiting.
+
+    Faults change on the stack's loop (a drill, a rollback through the Vercel stand-in,
+    the Redis load draining); every change replaces `copy` with a new dict that is never
+    changed again, so reading it from the UI's thread needs no lock and no loop.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.copy_for_readers: dict[str, float] = dict(self)
+
+    def _changed(self) -> None:
+        self.copy_for_readers = dict(self)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> _WatchedFaults:
+        super().__ior__(other)
+        self._changed()
+        return self
+
+    def pop(self, *args: Any) -> Any:
+        value = super().pop(*args)
+        self._changed()
+        return value
+
+    def popitem(self) -> tuple[str, float]:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self._changed()
+        return value
+
+
 class _StackThread(threading.Thread):
     """Owns everything: redis-server is started from here, so PR_SET_PDEATHSIG ties it to
     this long-lived thread, and everything is torn down here when the loop ends."""
@@ -62,6 +114,7 @@ class _StackThread(threading.Thread):
         self.endpoints: dict[str, str] = {}
         self.hosting = RequestLog()
         self.world: World | None = None
+        self.faults = _WatchedFaults()  # replaced by the world's own when it exists
         self._stop_event: asyncio.Event | None = None
         self._tick_lock: asyncio.Lock | None = None
         self._load: RedisLoad | None = None
@@ -91,6 +144,7 @@ class _StackThread(threading.Thread):
         self._tick_lock = asyncio.Lock()
         log = LogSink(self.workdir / "app.log")
         world = self.world = World(self.clock, log, self.seed)
+        world.faults = self.faults = _WatchedFaults(world.faults)
         world.seed_history()
         self._load = RedisLoad(self.redis.url, world, self.seed)
         runners: list[web.AppRunner] = []
@@ -162,7 +216,13 @@ class _StackThread(threading.Thread):
 
 
 class StackHandle:
-    """A running stack. Thread-safe: every method may be called from any thread."""
+    """A running stack. Thread-safe: every method may be called from any thread.
+
+    `faults`, `active_faults` and `hosting_requests` answer at once from any thread, the
+    UI's event loop included. `inject`, `current_deployment`, `posthog_captures` and
+    `advance` run on the stack's own loop and wait for it (up to CALL_TIMEOUT seconds):
+    call them from a worker thread, never from an event loop.
+    """
 
     def __init__(self, thread: _StackThread, scenario: str) -> None:
         assert thread.config_path is not None and thread.workdir is not None
@@ -193,9 +253,9 @@ class StackHandle:
             return f"Cannot inject {name}: {exc}"
 
     def active_faults(self) -> dict[str, float]:
-        """Active fault names and their simulated activation times."""
-        world = self._world()
-        return self._thread.call(lambda: dict(world.faults))
+        """Active fault names and their simulated activation times. Never waits: the copy
+        kept up to date by every change (the last one known once the stack stopped)."""
+        return dict(self._thread.faults.copy_for_readers)
 
     def hosting_requests(self) -> list[dict[str, Any]]:
         """What the hosting (Vercel) stand-in was asked, oldest first (bounded)."""

@@ -22,7 +22,7 @@ class ReplayProbe:
     at: float = 1_764_324_000.0  # 2025-11-28 10:00:00 UTC: fixed, so ages are fixed
     calls: int = field(default=0)
 
-    async def check(self) -> Reading:
+    async def check(self, deadline: float) -> Reading:
         reading = self.readings[min(self.calls, len(self.readings) - 1)]
         self.calls += 1
         return replace(reading, started_at=self.at, finished_at=self.at,
