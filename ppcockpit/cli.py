@@ -67,6 +67,13 @@ def build_probes(config: Config) -> tuple[list[Probe], list[Reading]]:
                                              config.resolve_path(secrets.candidate), secrets))
         else:
             fixed.append(skipped("secrets", "[probes.secrets] reference and candidate unset"))
+    if settings.deployments.enabled:
+        if env.hosting:
+            from probes.deployments import DeploymentsProbe
+
+            probes.append(DeploymentsProbe(env.hosting, settings.deployments))
+        else:
+            fixed.append(skipped("deployments", "no [environments.*.hosting]"))
     return probes, fixed
 
 

@@ -247,10 +247,8 @@ def live_deployments(listed: Parsed, project: Parsed | None, target: str,
     named one, else the newest READY one of the target) and the previous one: the newest
     READY deployment of the target created before the current one that Vercel does not
     call unfit for a rollback."""
-    problems = [*listed.problems]
+    problems: list[str] = []  # what matters most first: where "live" came from
     ready = [d for d in listed.deployments if d.state == READY and of_target(d, target)]
-    if project is not None:
-        problems += project.problems
     if project is not None and project.deployments:
         current: Deployment | None = project.deployments[0]
         source = "project"
@@ -261,6 +259,7 @@ def live_deployments(listed: Parsed, project: Parsed | None, target: str,
             problems.append(f"the project names no {target} deployment")
         current = ready[0] if ready else None
         source = "newest"
+    problems += [*(project.problems if project else ()), *listed.problems]
     previous = None
     if current is not None:
         previous = next((d for d in ready if d.created < current.created
