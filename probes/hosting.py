@@ -159,7 +159,7 @@ class HostingClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise HostingError(f"deployment {uid} not live within {within:g}s "
+                raise HostingError(f"deployment {one_line(uid, 40)} not live within {within:g}s "
                                    f"({last})")
             wait = interval
             try:
@@ -204,6 +204,8 @@ class HostingClient:
         (`code` "conflict" when the deployment already serves the target). A request that was
         sent but not answered raises HostingError with `maybe_done` true.
         """
+        if not project_id:
+            raise HostingError("no project id to roll back")
         if not is_deployment_uid(deployment_uid):
             raise HostingError("not a deployment id: "
                                f"{one_line(deployment_uid, 40)!r}")
@@ -300,6 +302,9 @@ class HostingClient:
         except (ValueError, UnicodeDecodeError):
             kind = _content_type(answer.headers)
             raise HostingError(f"Vercel API answered badly: {what} is not JSON ({kind})",
+                               status=answer.status, request_id=answer.request_id) from None
+        except RecursionError:
+            raise HostingError(f"Vercel API answered badly: {what} is JSON nested too deeply",
                                status=answer.status, request_id=answer.request_id) from None
 
     def _raise_for_status(self, answer: _Answer, what: str) -> None:

@@ -298,6 +298,8 @@ def just(status: int, body: Any = None, *, text: str | None = None,
      "not a list"),
     (just(200, [1, 2]), "Vercel API answered badly: the deployments answer is a list, "
                         "not an object"),
+    (just(200, text="[" * 200_000 + "]" * 200_000),
+     "Vercel API answered badly: the deployments list is JSON nested too deeply"),
 ])
 async def test_hostile_answers_are_one_clear_line(
         hostile: Callable[[Answer], Awaitable[Hostile]],
