@@ -12,7 +12,8 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,12 @@ def skipped(name: str, reason: str) -> Reading:
 
 
 def build_probes(config: Config, env: EnvironmentConfig | None = None,
-                 only: set[str] | None = None) -> tuple[list[Probe], list[Reading]]:
+                 only: set[str] | None = None, now: Callable[[], float] = time.time,
+                 ) -> tuple[list[Probe], list[Reading]]:
     """The probes the configuration asks for (of `env`, by default the chosen environment;
     only those named in `only` when given), and a `skipped` reading for each one that
-    lacks what it needs. Probe modules are imported here, when first needed."""
+    lacks what it needs. `now` is the clock the watched stack lives on (a rehearsal's runs
+    faster). Probe modules are imported here, when first needed."""
     env = env or config.environment
     settings = config.probes
     probes: list[Probe] = []
@@ -73,12 +76,12 @@ def build_probes(config: Config, env: EnvironmentConfig | None = None,
         if env.posthog and env.posthog.api_key:
             from probes.posthog import PosthogProbe
 
-            probes.append(PosthogProbe(env.posthog, settings.posthog))
+            probes.append(PosthogProbe(env.posthog, settings.posthog, now=now))
         else:
             fixed.append(skipped("posthog", "no [environments.*.posthog] api_key"))
     if settings.supabase.enabled and wanted("supabase_backups", "supabase_migrations",
                                             "supabase_auth"):
-        probes_, fixed_ = _supabase_probes(config, env, only)
+        probes_, fixed_ = _supabase_probes(config, env, only, now)
         probes += probes_
         fixed += fixed_
     if settings.pwa.enabled and wanted("pwa"):
@@ -94,11 +97,18 @@ def build_probes(config: Config, env: EnvironmentConfig | None = None,
                                              config.resolve_path(secrets.candidate), secrets))
         else:
             fixed.append(skipped("secrets", "[probes.secrets] reference and candidate unset"))
+    if settings.deployments.enabled and wanted("deployments"):
+        if env.hosting:
+            from probes.deployments import DeploymentsProbe
+
+            probes.append(DeploymentsProbe(env.hosting, settings.deployments, now=now))
+        else:
+            fixed.append(skipped("deployments", "no [environments.*.hosting]"))
     return probes, fixed
 
 
 def _supabase_probes(config: Config, env: EnvironmentConfig, only: set[str] | None,
-                     ) -> tuple[list[Probe], list[Reading]]:
+                     now: Callable[[], float]) -> tuple[list[Probe], list[Reading]]:
     supabase, settings = env.supabase, config.probes.supabase
     probes: list[Probe] = []
     fixed: list[Reading] = []
@@ -107,8 +117,9 @@ def _supabase_probes(config: Config, env: EnvironmentConfig, only: set[str] | No
         from probes.supabase_migrations import SupabaseMigrationsProbe
 
         folder = config.resolve_path(supabase.migrations_dir) if supabase.migrations_dir else None
-        probes.append(SupabaseBackupsProbe(supabase, settings))
-        probes.append(SupabaseMigrationsProbe(supabase, settings, migrations_dir=folder))
+        probes.append(SupabaseBackupsProbe(supabase, settings, now=now))
+        probes.append(SupabaseMigrationsProbe(supabase, settings, migrations_dir=folder,
+                                              now=now))
     else:
         reason = "no [environments.*.supabase] project_ref and access_token"
         fixed += [skipped("supabase_backups", reason), skipped("supabase_migrations", reason)]
@@ -126,8 +137,9 @@ def _supabase_probes(config: Config, env: EnvironmentConfig, only: set[str] | No
 
 
 def build_runner(config: Config, env: EnvironmentConfig | None = None,
-                 only: set[str] | None = None) -> ProbeRunner:
-    probes, fixed = build_probes(config, env, only)
+                 only: set[str] | None = None, now: Callable[[], float] = time.time,
+                 ) -> ProbeRunner:
+    probes, fixed = build_probes(config, env, only, now)
     return ProbeRunner(probes, sanitize=config.redactor, fixed=fixed)
 
 
@@ -271,8 +283,11 @@ def print_out(text: str) -> None:
 def run_cockpit(config: Config, flags: GlobalFlags, rehearsal: Any = None) -> int:
     from ppcockpit.app import make_app
 
-    app = make_app(config, build_runner(config), read_only=flags.read_only, theme=flags.theme,
-                   rehearsal=rehearsal)
+    # A rehearsal's stack lives on simulated time: its probes, chart and header read that
+    # clock, so one clock is on screen.
+    clock = rehearsal.clock.now if rehearsal is not None else time.time
+    app = make_app(config, build_runner(config, now=clock), read_only=flags.read_only,
+                   theme=flags.theme, rehearsal=rehearsal, clock=clock)
     app.run()
     return app.return_code or 0
 

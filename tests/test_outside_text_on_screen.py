@@ -58,7 +58,8 @@ async def test_markup_from_a_provider_shows_literally_and_never_crashes(
                          probes={"health": {"interval": "200ms", "timeout": "150ms",
                                             "unavailable_after": 1},
                                  "redis": {"enabled": False}, "posthog": {"enabled": False},
-                                 "supabase": {"enabled": False}, "secrets": {"enabled": False}})
+                                 "supabase": {"enabled": False}, "secrets": {"enabled": False},
+                                 "deployments": {"enabled": False}})
     app = make_app(config, build_runner(config))
     toasts: list[str] = []
     notify = app.notify

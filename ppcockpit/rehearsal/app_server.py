@@ -45,6 +45,10 @@ def build_app(world: World) -> web.Application:
             except web.HTTPException as exc:
                 response = web.Response(text=exc.text or exc.reason, status=exc.status,
                                         content_type="text/plain")
+            # Which build answered: what a rollback changes, visible on every app response.
+            current = world.deployments.current
+            response.headers["X-App-Version"] = current.version
+            response.headers["X-Deployment-Id"] = current.uid
         response.headers["X-Request-ID"] = request_id
         response.headers.setdefault("X-Powered-By", "Next.js")
         return response

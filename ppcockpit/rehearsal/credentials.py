@@ -15,6 +15,7 @@ def fake_jwt(claims: dict[str, object]) -> str:
 
 
 POSTHOG_PROJECT_ID = "4242"
+POSTHOG_STAGING_PROJECT_ID = "4243"  # staging's own project, same organisation and key
 POSTHOG_API_KEY = "phx_rehearsal0personal0api0key0000000000"
 POSTHOG_CAPTURE_KEY = "phc_rehearsal0project0api0key000000000000"
 
@@ -30,6 +31,7 @@ VERCEL_TOKEN = "vercel_rehearsal_token_000000000000"
 VERCEL_PROJECT_ID = "prj_rehearsal0pocketphilosopher"
 VERCEL_PROJECT_NAME = "pocket-philosopher"
 VERCEL_TEAM_ID = "team_rehearsal"
+VERCEL_STAGING_TARGET = "staging"  # a custom environment of the same Vercel project
 
 
 def as_dict() -> dict[str, str]:
@@ -39,6 +41,7 @@ def as_dict() -> dict[str, str]:
         "vercel_project_id": VERCEL_PROJECT_ID,
         "vercel_project_name": VERCEL_PROJECT_NAME,
         "posthog_project_id": POSTHOG_PROJECT_ID,
+        "posthog_staging_project_id": POSTHOG_STAGING_PROJECT_ID,
         "posthog_api_key": POSTHOG_API_KEY,
         "posthog_capture_key": POSTHOG_CAPTURE_KEY,
         "supabase_anon_key": SUPABASE_ANON_KEY,

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from ppcockpit.rehearsal.credentials import VERCEL_PROJECT_NAME
 
 HISTORY = (6 * 86400.0, 3 * 86400.0, 86400.0, 20 * 60.0)  # seconds before start
+# Staging's newest build has soaked for more than the runbook's 24 hours at start.
+STAGING_HISTORY = (8 * 86400.0, 4 * 86400.0, 30 * 3600.0)
 MAX_DEPLOYMENTS = 50
 COMMIT_MESSAGES = (
     "feat(coach): inline citations for Seneca letters",
@@ -37,16 +39,19 @@ class Deployment:
 
 
 class Deployments:
-    """The deployment history (bounded) and which one serves production now."""
+    """The deployment history of one target (bounded) and which one serves it now."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, target: str = "production",
+                 history: tuple[float, ...] = HISTORY) -> None:
         self._rng = rng
+        self.target = target
+        self.history = history
         self._items: list[Deployment] = []
         self.current_uid = ""
         self.bad_uid: str | None = None  # the deploy that brought failure-spike
 
     def seed(self, start: float) -> None:
-        for ago in HISTORY:
+        for ago in self.history:
             self.create(start - ago)
 
     def create(self, at: float) -> Deployment:
@@ -58,6 +63,7 @@ class Deployments:
             sha=f"{self._rng.getrandbits(160):040x}",
             created=at,
             message=self._rng.choice(COMMIT_MESSAGES),
+            target=self.target,
         )
         self._items.append(deployment)
         del self._items[:-MAX_DEPLOYMENTS]

@@ -54,7 +54,10 @@ def _env_file(kind: str, redis_url: str, supabase_url: str) -> str:
 
 
 def cockpit_document(endpoints: dict[str, str]) -> dict[str, Any]:
-    """The cockpit.toml content for a stack serving `endpoints`."""
+    """The cockpit.toml content for a stack serving `endpoints`: `rehearsal` is production,
+    `staging` its staging (own app, PostHog project and Vercel target; 30 h soaked)."""
+    hosting = {"api_url": endpoints["vercel"], "project_id": cred.VERCEL_PROJECT_ID,
+               "token": cred.VERCEL_TOKEN}
     return {
         "cockpit": {"environment": "rehearsal"},
         "environments": {"rehearsal": {
@@ -70,6 +73,13 @@ def cockpit_document(endpoints: dict[str, str]) -> dict[str, Any]:
                          "migrations_dir": MIGRATIONS_DIR,
                          "test_user_email": cred.TEST_USER_EMAIL,
                          "test_user_password": cred.TEST_USER_PASSWORD},
+            "hosting": {**hosting, "target": "production"},
+        }, "staging": {
+            "base_url": endpoints["staging_app"],
+            "posthog": {"host": endpoints["posthog"],
+                        "project_id": cred.POSTHOG_STAGING_PROJECT_ID,
+                        "api_key": cred.POSTHOG_API_KEY},
+            "hosting": {**hosting, "target": cred.VERCEL_STAGING_TARGET},
         }},
         "probes": {
             "health": {"interval": "1s", "timeout": "1s"},
@@ -79,6 +89,7 @@ def cockpit_document(endpoints: dict[str, str]) -> dict[str, Any]:
             "pwa": {"interval": "10s", "timeout": "5s"},
             "secrets": {"interval": "10s", "timeout": "5s", "reference": ".env.staging",
                         "candidate": ".env.production"},
+            "deployments": {"interval": "5s", "timeout": "4s"},
         },
     }
 

@@ -48,15 +48,21 @@ def _parse_marker(value: object) -> float | None:
         return None
 
 
-def build_app(world: World) -> web.Application:
+def build_app(world: World, others: dict[str, World] | None = None) -> web.Application:
+    """PostHog over `world` (project POSTHOG_PROJECT_ID) and `others` (more projects of the
+    same organisation, e.g. staging's, by project id). Faults are `world`'s: one server."""
     limiter = RateWindow(QUERIES_PER_MINUTE)
+    projects = {**(others or {}), POSTHOG_PROJECT_ID: world}
+
+    def project(request: web.Request) -> World:
+        return projects[request.match_info["project_id"]]
 
     def gate(request: web.Request) -> web.Response | None:
         """Auth, project, throttling: the answer when the request may not go on."""
         if bearer(request) != POSTHOG_API_KEY:
             return drf_error(401, "authentication_error", "authentication_failed",
                              "Incorrect authentication credentials.")
-        if request.match_info["project_id"] != POSTHOG_PROJECT_ID:
+        if request.match_info["project_id"] not in projects:
             return drf_error(404, "invalid_request", "not_found", "Not found.")
         if sc.POSTHOG_THROTTLED in world.faults:
             return throttled(sc.THROTTLE_RETRY_AFTER)
@@ -78,7 +84,8 @@ def build_app(world: World) -> web.Application:
             return drf_error(400, "validation_error", "invalid_input", str(exc))
         now = world.clock.now()
         rows = []
-        for minute, counts in world.analytics.counts_since(now - parsed.window_seconds, now):
+        counted = project(request).analytics
+        for minute, counts in counted.counts_since(now - parsed.window_seconds, now):
             rows.append([iso_seconds(minute),
                          *(counts.get(event, 0) for _, event in parsed.counts)])
         if parsed.descending:
@@ -113,7 +120,8 @@ def build_app(world: World) -> web.Application:
         except ValueError:
             return drf_error(400, "validation_error", "invalid_input",
                              "limit and offset must be integers")
-        ordered = sorted(world.analytics.annotations, key=lambda a: a.date_marker, reverse=True)
+        ordered = sorted(project(request).analytics.annotations, key=lambda a: a.date_marker,
+                         reverse=True)
         page = ordered[offset: offset + limit]
         base = f"{request.scheme}://{request.host}{request.path}"
         more = offset + limit < len(ordered)
@@ -147,8 +155,8 @@ def build_app(world: World) -> web.Application:
         if scope not in ANNOTATION_SCOPES:
             return drf_error(400, "validation_error", "invalid_choice",
                              f'"{str(scope)[:40]}" is not a valid choice.', attr="scope")
-        annotation = world.analytics.annotate(content, marker, world.clock.now(), scope,
-                                              created_by="cockpit")
+        annotation = project(request).analytics.annotate(content, marker, world.clock.now(),
+                                                         scope, created_by="cockpit")
         return json_response(annotation.as_json(), 201)
 
     async def batch(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from ppcockpit.rehearsal import (
 )
 from ppcockpit.rehearsal import credentials as cred
 from ppcockpit.rehearsal.clock import SimClock
+from ppcockpit.rehearsal.deployments import STAGING_HISTORY
 from ppcockpit.rehearsal.generated_config import make_workdir, remove_workdir, write_workdir
 from ppcockpit.rehearsal.http_common import RequestLog, serve
 from ppcockpit.rehearsal.logs import LogSink
@@ -115,6 +116,7 @@ class _StackThread(threading.Thread):
         self.hosting = RequestLog()
         self.world: World | None = None
         self.faults = _WatchedFaults()  # replaced by the world's own when it exists
+        self.staging: World | None = None  # staging's app: its own traffic and deployments
         self._stop_event: asyncio.Event | None = None
         self._tick_lock: asyncio.Lock | None = None
         self._load: RedisLoad | None = None
@@ -146,16 +148,22 @@ class _StackThread(threading.Thread):
         world = self.world = World(self.clock, log, self.seed)
         world.faults = self.faults = _WatchedFaults(world.faults)
         world.seed_history()
+        staging = self.staging = World(self.clock, LogSink(self.workdir / "staging.log"),
+                                       self.seed + 100, target=cred.VERCEL_STAGING_TARGET,
+                                       history=STAGING_HISTORY)
+        staging.seed_history()
         self._load = RedisLoad(self.redis.url, world, self.seed)
         runners: list[web.AppRunner] = []
         try:
             await self._load.seed()
             self.endpoints["redis"] = self.redis.url
             apps = (("app", app_server.build_app(world)),
-                    ("posthog", posthog_server.build_app(world)),
+                    ("posthog", posthog_server.build_app(
+                        world, {cred.POSTHOG_STAGING_PROJECT_ID: staging})),
                     ("supabase", supabase_server.build_app(world)),
                     ("management", management_server.build_app()),
-                    ("vercel", vercel_server.build_app(world, self.hosting)))
+                    ("vercel", vercel_server.build_app(world, self.hosting, [staging])),
+                    ("staging_app", app_server.build_app(staging)))
             for name, app in apps:
                 runner, port = await serve(app)
                 runners.append(runner)
@@ -176,6 +184,7 @@ class _StackThread(threading.Thread):
             for runner in runners:
                 await runner.cleanup()
             await log.flush()
+            await staging.log.flush()
 
     async def tick(self) -> None:
         assert self._tick_lock is not None and self.world is not None and self._load
@@ -185,9 +194,13 @@ class _StackThread(threading.Thread):
                 now = self.clock.now()
                 requests = world.step(now)
                 await self._load.step(now, len(requests))
+                if self.staging is not None:
+                    self.staging.step(now)
             except Exception as exc:  # a stand-in bug must not end the drill: say it, go on
                 world.log.text(f"[rehearsal] simulation step failed: {one_line(exc, 160)}")
             await world.log.flush()
+            if self.staging is not None:
+                await self.staging.log.flush()
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the stack's loop (where the world lives) and return its result."""
@@ -261,8 +274,11 @@ class StackHandle:
         """What the hosting (Vercel) stand-in was asked, oldest first (bounded)."""
         return self._thread.hosting.snapshot()
 
-    def current_deployment(self) -> dict[str, Any]:
-        world = self._world()
+    def current_deployment(self, target: str = "production") -> dict[str, Any]:
+        """The deployment serving `target` (production, or staging's)."""
+        world = self._world() if target == "production" else self._thread.staging
+        if world is None or world.deployments.target != target:
+            raise RehearsalError(f"the rehearsal has no {target} deployments")
         current = self._thread.call(lambda: world.deployments.current)
         return {"uid": current.uid, "version": current.version, "sha": current.sha}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +43,22 @@ def deployment_json(deployment: Deployment, current_uid: str) -> dict[str, Any]:
     }
 
 
-def build_app(world: World, requests: RequestLog) -> web.Application:
+def build_app(world: World, requests: RequestLog,
+              others: Sequence[World] = ()) -> web.Application:
+    """The API over `world` (production) and `others` (further targets of the same project,
+    e.g. staging: one World each, keyed by its deployments' target)."""
+    by_target = {w.deployments.target: w for w in (*others, world)}
+
+    def owner(deployment: Deployment) -> World:
+        return by_target[deployment.target]
+
+    def find(id_or_url: str) -> Deployment | None:
+        return next((found for w in by_target.values()
+                     if (found := w.deployments.get(id_or_url)) is not None), None)
+
+    def as_json(deployment: Deployment) -> dict[str, Any]:
+        return deployment_json(deployment, owner(deployment).deployments.current_uid)
+
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
         if bearer(request) != VERCEL_TOKEN:
@@ -55,6 +72,8 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
         requests.add({"method": request.method, "path": request.path,
                       "query": dict(request.query), "status": response.status,
                       "at": iso_ms(time.time())})
+        # The stand-in's clock is the simulated one its deployment times are written in.
+        response.headers["Date"] = email.utils.formatdate(world.clock.now(), usegmt=True)
         return response
 
     def project_ok(id_or_name: str | None) -> bool:
@@ -69,23 +88,24 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
         except ValueError:
             return vercel_error(400, "bad_request", "Invalid query: limit must be a number")
         states = {s.strip().upper() for s in query.get("state", "").split(",") if s.strip()}
-        found = [d for d in world.deployments.all()
+        everything = sorted((d for w in by_target.values() for d in w.deployments.all()),
+                            key=lambda d: d.created, reverse=True)
+        found = [d for d in everything
                  if (not query.get("target") or d.target == query["target"])
                  and (not states or d.state in states)]
         page = found[:limit]
-        current = world.deployments.current_uid
         return json_response({
             "pagination": {"count": len(page),
                            "next": int(page[-1].created * 1000) - 1 if len(found) > limit
                            else None, "prev": None},
-            "deployments": [deployment_json(d, current) for d in page],
+            "deployments": [as_json(d) for d in page],
         })
 
     async def get_deployment(request: web.Request) -> web.Response:
-        deployment = world.deployments.get(request.match_info["id"])
+        deployment = find(request.match_info["id"])
         if deployment is None:
             return vercel_error(404, "not_found", "Deployment not found")
-        return json_response(deployment_json(deployment, world.deployments.current_uid))
+        return json_response(as_json(deployment))
 
     async def get_project(request: web.Request) -> web.Response:
         if not project_ok(request.match_info["project"]):
@@ -93,7 +113,8 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
         current = world.deployments.current
         return json_response({
             "id": VERCEL_PROJECT_ID, "name": VERCEL_PROJECT_NAME, "framework": "nextjs",
-            "targets": {"production": deployment_json(current, current.uid)},
+            "targets": {target: as_json(w.deployments.current)
+                        for target, w in by_target.items()},
             "latestDeployments": [deployment_json(d, current.uid)
                                   for d in world.deployments.all()[:5]],
         })
@@ -101,7 +122,7 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
     def target_of(request: web.Request) -> Deployment | web.Response:
         if not project_ok(request.match_info["project"]):
             return vercel_error(404, "not_found", "Project not found")
-        deployment = world.deployments.get(request.match_info["deployment"])
+        deployment = find(request.match_info["deployment"])
         if deployment is None:
             return vercel_error(404, "not_found", "Deployment not found")
         if deployment.state != "READY" or deployment.target != "production":
@@ -116,7 +137,7 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
         target = target_of(request)
         if isinstance(target, web.Response):
             return target
-        world.switch_to(target, world.clock.now(), "rolled back")
+        owner(target).switch_to(target, world.clock.now(), "rolled back")
         return web.Response(status=201)
 
     async def promote(request: web.Request) -> web.Response:
@@ -125,7 +146,8 @@ def build_app(world: World, requests: RequestLog) -> web.Application:
             return target
         loop = asyncio.get_running_loop()
         loop.call_later(PROMOTE_DELAY,
-                        lambda: world.switch_to(target, world.clock.now(), "promoted"))
+                        lambda: owner(target).switch_to(target, world.clock.now(),
+                                                        "promoted"))
         return web.Response(status=202)
 
     app = web.Application(middlewares=[record])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ppcockpit.rehearsal import scenarios as sc
 from ppcockpit.rehearsal.analytics import COMPLETED, FAILED, Analytics
 from ppcockpit.rehearsal.clock import SimClock, iso_ms
-from ppcockpit.rehearsal.deployments import Deployment, Deployments
+from ppcockpit.rehearsal.deployments import HISTORY, Deployment, Deployments
 from ppcockpit.rehearsal.logs import STARTUP_BANNER, LogSink, error_fields
 from ppcockpit.rehearsal.traffic import ChatRequest, Traffic
 
@@ -37,11 +37,12 @@ class ProviderStats:
 
 
 class World:
-    def __init__(self, clock: SimClock, log: LogSink, seed: int = 7) -> None:
+    def __init__(self, clock: SimClock, log: LogSink, seed: int = 7, *,
+                 target: str = "production", history: tuple[float, ...] = HISTORY) -> None:
         self.clock = clock
         self.log = log
         self.faults: dict[str, float] = {}  # fault name -> simulated activation time
-        self.deployments = Deployments(random.Random(seed + 1))
+        self.deployments = Deployments(random.Random(seed + 1), target, history)
         self.analytics = Analytics()
         self.rng = random.Random(seed + 2)  # for details that need not be reproducible
         self._traffic = Traffic(seed, clock.start - PREFILL)
