@@ -179,6 +179,7 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         loc = ("environments", name)
         data = resolver.resolve(file.environments[name], loc)
         resolver.raise_missing(document)
+        resolver.secrets |= set(_written_credentials(data))
         return convert(document, data, EnvironmentConfig, loc, origins=resolver.origins,
                        dec_hook=dec_hook)
 
@@ -260,6 +261,24 @@ class _Resolver:
         elif password := url_password(value):
             self.secrets.add(password)
         return value
+
+
+def _written_credentials(value: Any, depth: int = 0) -> list[str]:
+    """Credentials written literally in the file (`token = "..."`, not `${VAR}`): secrets
+    all the same."""
+    found: list[str] = []
+    if isinstance(value, dict) and depth < 8:
+        for key, item in value.items():
+            if isinstance(item, str) and looks_secret(str(key)):
+                found.append(item)
+            elif isinstance(item, str) and (password := url_password(item)):
+                found.append(password)
+            else:
+                found += _written_credentials(item, depth + 1)
+    elif isinstance(value, list) and depth < 8:
+        for item in value:
+            found += _written_credentials(item, depth + 1)
+    return found
 
 
 def _stand_in_vars(value: Any, kind: Any) -> Any:

@@ -254,3 +254,14 @@ def test_check_into_a_closed_pipe_keeps_its_exit_status(tmp_path: Path) -> None:
                             timeout=60)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert "status=1" in result.stderr  # no-go: nothing answers on port 9
+
+
+def test_credentials_written_literally_are_secrets_too(tmp_path: Path) -> None:
+    path = write(tmp_path, tomli_w.dumps({"environments": {"production": {
+        "base_url": "https://a.example",
+        "redis_url": "redis://:LiteralRedisPw@127.0.0.1:6379/0",
+        "hosting": {"project_id": "prj_1", "token": "vercel-literal-token-1"},
+        "posthog": {"project_id": "1", "api_key": "phx_literal_key"}}}}))
+    config = load_config(path, environ={})
+    shown = config.redactor("vercel-literal-token-1 phx_literal_key LiteralRedisPw prj_1")
+    assert "literal" not in shown.lower() and "prj_1" in shown
