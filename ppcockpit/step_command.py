@@ -39,7 +39,7 @@ from ppcockpit.process_group import (
 from ppcockpit.text import one_line, strip_controls
 
 SHELL = "/bin/sh"
-CHUNK = 65536
+CHUNK = 8192  # small enough that one chunk's lines hold the event loop only a few ms
 DRAIN_S = 2.0  # after the group is stopped, how long the rest of the output may take
 _EXIT_MEANING = {126: "not executable", 127: "command not found"}
 
@@ -168,6 +168,9 @@ class _Output:
 async def _pump(stream: asyncio.StreamReader, output: _Output) -> None:
     while chunk := await stream.read(CHUNK):
         output.feed(chunk)
+        # read() returns buffered data without yielding: let the screen redraw between
+        # chunks of a flood of output.
+        await asyncio.sleep(0)
 
 
 async def _until_exit(process: GroupProcess, pump: asyncio.Future[None]) -> None:
