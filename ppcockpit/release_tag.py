@@ -23,6 +23,12 @@ GIT = "git"
 DEFAULT_TIMEOUT_S = 20.0
 REMOTE_LOOKUP_TIMEOUT_S = 5.0
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+# Variables that point git at some other repository than `repo` (set when the cockpit is
+# started from a git hook, say): never inherited.
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+                         "GIT_PREFIX", "GIT_IMPLICIT_WORK_TREE", "GIT_SHALLOW_FILE",
+                         "GIT_GRAFT_FILE")
 
 
 class ReleaseTagError(Exception):
@@ -162,7 +168,7 @@ async def _git(repo: Path, args: list[str], limit_s: float, what: str) -> str:
 
 def _git_environment(repo: Path) -> dict[str, str]:
     # With no controlling terminal (its own session) nothing can prompt on one either.
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
     env.update({
         "GIT_TERMINAL_PROMPT": "0",  # fail instead of asking for a username or password
         "GCM_INTERACTIVE": "never",  # Git Credential Manager: no dialog either

@@ -195,6 +195,18 @@ async def test_a_directory_inside_a_checkout_is_not_that_checkout(repo: Path) ->
     assert git(repo, "tag", "-l") == ""
 
 
+async def test_a_git_dir_in_the_environment_does_not_redirect_the_tag(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = make_repo(tmp_path / "elsewhere", commits=1)
+    monkeypatch.setenv("GIT_DIR", str(elsewhere / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(elsewhere))
+    result = await make_tag(repo)
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_WORK_TREE")
+    assert result.sha == git(repo, "rev-parse", "HEAD")
+    assert git(repo, "tag", "-l") == BASE and git(elsewhere, "tag", "-l") == ""
+
+
 async def test_git_missing(repo: Path, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "empty-bin").mkdir()
