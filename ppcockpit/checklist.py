@@ -8,8 +8,8 @@ read-only, and refused on a step of a locked phase. No UI: the App asks the ques
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from ppcockpit.runbook_engine import (
     COMMAND_FINISHED,
     COMMAND_STARTED,
     GATE_OVERRIDDEN,
+    RELEASE_LOGGED,
+    SESSION_CLOSED,
     STEP_CONFIRMED,
     STEP_OVERRIDDEN,
     STEP_UNCONFIRMED,
@@ -34,7 +36,7 @@ from ppcockpit.runbook_engine import (
     StepView,
 )
 from ppcockpit.session import Refused, Session
-from ppcockpit.session_events import CommandOutput, RunbookChanged
+from ppcockpit.session_events import CommandOutput, RunbookChanged, SessionEnded
 from ppcockpit.text import one_line
 
 OUTPUT_KEPT = 200  # lines of a command's output kept for its detail pane
@@ -54,13 +56,16 @@ class Checklist:
     """Walks the session's runbook from commands."""
 
     def __init__(self, session: Session, *, variables: Mapping[str, str], base_dir: Path,
+                 release_log: Path,
                  today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
         if session.progress is None:
             raise ValueError("the session has no runbook")
         self.session = session
         self.progress = session.progress
-        self.variables = dict(variables)
+        # A command's whole environment: the cockpit's, plus the --env-file's variables.
+        self.variables = {**os.environ, **variables}
         self.base_dir = base_dir
+        self.release_log = release_log
         self.today = today
         self._outputs: dict[str, deque[str]] = {}
         self._tasks: dict[str, asyncio.Task[Any]] = {}
@@ -203,8 +208,10 @@ class Checklist:
         assert step.run is not None
         cwd = self._path(step.cwd)
         lines = self._outputs[key] = deque(maxlen=OUTPUT_KEPT)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[key] = task
         self.session.running[key] = "starting"
-        self._tasks[key] = asyncio.current_task()  # type: ignore[assignment]
         try:
             await self._changed(COMMAND_STARTED, key, run=step.run, cwd=str(cwd))
 
@@ -213,7 +220,6 @@ class Checklist:
                 self.session.running[key] = one_line(text, 120) or "running"
                 self.session.emit(CommandOutput(key, text))
 
-            started = time.monotonic()
             try:
                 result = await run_step_command(
                     step.run, cwd=cwd, env=self.variables, timeout=step.timeout,
@@ -221,19 +227,19 @@ class Checklist:
                     redact=self.session.config.redactor)
             except StepCommandError as exc:
                 lines.append(str(exc))
-                await self._changed(COMMAND_FINISHED, key, exit_code=None,
-                                    duration_s=round(time.monotonic() - started, 3),
-                                    output_tail=[str(exc)])
+                await self._changed(COMMAND_FINISHED, key, exit_code=None, duration_s=0.0,
+                                    output_tail=[str(exc)], summary=f"not run: {exc}")
                 raise Refused(str(exc)) from None
-            event = COMMAND_CANCELLED if result.cancelled else COMMAND_FINISHED
+            if result.cancelled and task.cancelling():
+                task.uncancel()  # handled here: the cancellation is journaled below
             self.session.running.pop(key, None)
-            await self._changed(event, key, exit_code=result.exit_code,
+            await self._changed(COMMAND_CANCELLED if result.cancelled else COMMAND_FINISHED,
+                                key, exit_code=result.exit_code,
                                 duration_s=round(result.duration_s, 3),
-                                output_tail=list(result.output_tail)[-50:],
-                                summary=result.summary)
+                                timed_out=result.timed_out, summary=result.summary,
+                                output_tail=list(result.output_tail)[-50:])
             self.session.notice(f"{step.title}: {result.summary}", title="Command",
-                                severity="information" if result.exit_code == 0
-                                else "warning")
+                                severity="information" if result.passed else "warning")
         finally:
             self.session.running.pop(key, None)
             self._tasks.pop(key, None)
@@ -272,6 +278,60 @@ class Checklist:
         await self._changed(TAG_CREATED, key, tag=tag, sha=result.sha, pushed=result.pushed,
                             values={"tag": tag, "tag_sha": result.sha})
 
+    # --- the end: the release log ------------------------------------------------------
+
+    async def end(self) -> SessionEnded:
+        """Ctrl+E (or the last phase complete): the release log entry is appended to the
+        release log, the session closed; the Markdown table comes back to be pasted."""
+        from ppcockpit.release_log import append_release_log
+        from ppcockpit.release_markdown import markdown
+
+        self.session.writable("ending the session")
+        entry = self.release_entry()
+        redact = self.session.config.redactor
+        await asyncio.to_thread(append_release_log, self.release_log, entry, redact=redact)
+        await self._changed(RELEASE_LOGGED, path=str(self.release_log))
+        await self._changed(SESSION_CLOSED)
+        ended = SessionEnded(markdown(entry, redact), str(self.release_log))
+        self.session.emit(ended)
+        return ended
+
+    def release_entry(self) -> Any:
+        """What section 7 of the runbook asks the release log to hold, from the journal
+        and the evidence now."""
+        from ppcockpit.release_entry import ManualCheck, Override, ReleaseEntry
+        from ppcockpit.release_log import utc_timestamp
+
+        progress, session = self.progress, self.session
+        view = self.view()
+        readings = session.readings()
+        live = readings.get((session.environment, "deployments"))
+        live_details = live.details if live is not None else {}
+        migrations = readings.get((session.environment, "supabase_migrations"))
+        checks = [ManualCheck(step.title, step.by or "?", step.at) for step in view.steps
+                  if step.kind is StepKind.MANUAL and step.state is StepState.DONE]
+        overrides = [Override(step.title, step.reason or "", step.by or "?", step.at)
+                     for step in view.steps if step.state is StepState.OVERRIDDEN]
+        overrides += [Override(f"gate into “{phase.title}”", mark.reason or "", mark.by or "?",
+                               mark.at) for phase in view.phases
+                      if (mark := progress.gates.get(phase.id)) is not None]
+        return ReleaseEntry(
+            when=utc_timestamp(),
+            environment=session.environment,
+            sha=progress.recorded.get("sha") or _str(live_details.get("sha")),
+            tag=progress.recorded.get("tag"),
+            deployment_url=progress.recorded.get("deployment_url")
+            or _str(live_details.get("url")),
+            operators=tuple(progress.operators or [session.context.operator]),
+            migrations_applied=tuple(_migrations(migrations)),
+            links_reviewed=tuple((link.title, link.url) for link in
+                                 session.config.environment.links),
+            manual_checks=tuple(checks),
+            overrides=tuple(overrides),
+            session=progress.session,
+            verdict=session.verdict().decision.value,
+        )
+
     def _path(self, relative: str | None) -> Path:
         if not relative:
             return self.base_dir
@@ -286,3 +346,22 @@ _ENTER_DOES = {
     StepKind.TAG: "creates the tag",
     StepKind.MANUAL: "confirms it",
 }
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _migrations(reading: Any) -> list[str]:
+    """The migrations probe's picture: how many are applied, the newest, what is pending."""
+    if reading is None or reading.status.value == "skipped":
+        return []
+    details, metrics = reading.details, reading.metrics
+    said = []
+    if isinstance(metrics.get("applied"), int):
+        newest = details.get("newest_applied")
+        said.append(f"{metrics['applied']} applied" + (f", newest {newest}" if newest else ""))
+    pending = details.get("pending")
+    if isinstance(pending, list) and pending:
+        said.append("pending: " + ", ".join(str(p) for p in pending))
+    return said

@@ -70,6 +70,8 @@ class Config:
     history: int
     redactor: Redactor = field(default_factory=Redactor)
     cockpit: CockpitSection = field(default_factory=CockpitSection)
+    # The --env-file's variables under the process environment's: commands run with them.
+    variables: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Validates another environment with its own ${VAR}s (a runbook step may watch staging).
     _other_environment: Callable[[str], EnvironmentConfig] | None = field(
         default=None, repr=False, compare=False)
@@ -212,6 +214,7 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         history=file.cockpit.history,
         redactor=redactor,
         cockpit=file.cockpit,
+        variables=resolver.lookup,
         _other_environment=other_environment,
     )
 

@@ -91,6 +91,7 @@ class CommandRun:
     output_tail: tuple[str, ...] = ()
     cancelled: bool = False
     by: str | None = None
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ class RunbookProgress:
     problems: list[str] = field(default_factory=list)
     streaks: dict[str, _Streak] = field(default_factory=dict)
     recorded: dict[str, str] = field(default_factory=dict)  # {sha}, {deployment_url}, ...
+    operators: list[str] = field(default_factory=list)  # everyone who acted, in order
 
     def __post_init__(self) -> None:
         self._keys = frozenset(self.runbook.keys())
@@ -205,6 +207,8 @@ class RunbookProgress:
         name = event.get("event")
         mark = Mark(by=_text(event.get("operator")), at=_text(event.get("at")),
                     reason=_text(event.get("reason")), value=_text(event.get("value")))
+        if mark.by and mark.by not in self.operators:
+            self.operators.append(mark.by)
         key = _text(event.get("step"))
         if key is not None and key not in self._keys:
             self.problems.append(f"the journal names a step this runbook does not have: {key}")
@@ -240,6 +244,7 @@ class RunbookProgress:
             duration = event.get("duration_s")
             self.commands[key] = CommandRun(
                 started_at=run.started_at, finished_at=mark.at, by=run.by,
+                summary=_text(event.get("summary")),
                 exit_code=code if isinstance(code, int) and not isinstance(code, bool)
                 else None,
                 duration_s=float(duration) if isinstance(duration, int | float) else None,
@@ -366,9 +371,11 @@ class RunbookProgress:
         took = f" in {run.duration_s:.1f}s" if run.duration_s is not None else ""
         if run.exit_code == 0:
             return StepView(**base, state=StepState.DONE, by=run.by, at=run.finished_at,
-                            detail=f"passed (exit 0){took}")
+                            detail=run.summary or f"passed (exit 0){took}")
+        said = run.summary or (f"failed (exit {run.exit_code}){took}"
+                               if run.exit_code is not None else "failed")
         return StepView(**base, state=StepState.FAILING, by=run.by, at=run.finished_at,
-                        detail=f"failed (exit {run.exit_code}){took}")
+                        detail=said)
 
 
 def evaluate(step: Step, reading: Reading) -> tuple[bool, str]:
