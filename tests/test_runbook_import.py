@@ -321,3 +321,11 @@ def test_any_markdown_imports_as_a_valid_runbook_or_says_there_is_nothing(tmp_pa
     runbook = load_runbook(path)
     keys = [f"{phase.id}/{step.id}" for phase in runbook.phases for step in phase.steps]
     assert all(re.match(SLUG, part) for key in keys for part in key.split("/"))
+
+
+def test_the_new_core_modules_load_nothing_heavy_at_import() -> None:
+    from tests.test_import_hygiene import modules_after
+
+    loaded = modules_after("import ppcockpit.journal, ppcockpit.runbook_import")
+    heavy = ("textual", "markdown_it", "platformdirs", "screens")
+    assert not [name for name in loaded if name.split(".")[0] in heavy]
