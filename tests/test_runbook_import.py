@@ -15,7 +15,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ppcockpit.markdown_runbook import NothingToImport, looks_like_command, slugify
+from ppcockpit.markdown_blocks import looks_like_command
+from ppcockpit.markdown_runbook import NothingToImport, slugify
 from ppcockpit.runbook import SLUG, Runbook, StepKind, load_runbook
 from ppcockpit.runbook_import import import_markdown, main
 
@@ -163,6 +164,15 @@ def test_a_flat_checklist_without_headings_is_one_phase(tmp_path: Path) -> None:
     assert data["title"] == "release checklist"
     assert [p["title"] for p in data["phases"]] == ["Checklist"]
     assert [s["kind"] for s in data["phases"][0]["steps"]] == ["manual", "command"]
+
+
+def test_a_title_cut_short_keeps_its_whole_text_in_the_help() -> None:
+    text = "Rebuild the search index " + "carefully " * 20 + "with `make reindex` at the end"
+    for markdown in (f"## P\n{text}\n", f"## P\n- {text}\n"):
+        step = import_markdown(markdown, "x.md")["phases"][0]["steps"][0]
+        assert (step["kind"], step["run"]) == ("command", "make reindex")
+        assert len(step["title"]) <= 120 and step["title"].endswith("…")
+        assert step["help"] == text.replace("`", "")
 
 
 def test_control_sequences_never_reach_a_title() -> None:
