@@ -9,18 +9,23 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
 from ppcockpit.config_model import Seconds, Strict, dec_hook
 from ppcockpit.model import Status
-from ppcockpit.toml_document import ConfigError, convert, read_toml
+from ppcockpit.text import escape_controls
+from ppcockpit.toml_document import ConfigError, Document, convert, dotted, read_toml
 
 BUILT_IN = Path(__file__).with_name("default_runbook.toml")
 SLUG = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Slug = Annotated[str, Meta(pattern=SLUG)]
+# The probes a step can read (their `check --only` names): a typo would be a step that
+# can never pass, so it is a mistake in the file.
+PROBE_NAMES = ("deployments", "health", "posthog", "pwa", "redis", "secrets",
+               "supabase_auth", "supabase_backups", "supabase_migrations")
 
 
 class StepKind(StrEnum):
@@ -90,6 +95,9 @@ def _problem(step: Step) -> str | None:
     if kind is StepKind.PROBE:
         if not step.probe:
             return "a probe step needs `probe`"
+        if step.probe not in PROBE_NAMES:
+            return (f"unknown probe {escape_controls(repr(step.probe))}; the probes are: "
+                    f"{', '.join(PROBE_NAMES)}")
         if not step.status and step.metric is None:
             return "a probe step needs `status` or `metric` (with `below` and/or `above`)"
         if step.metric is not None and step.below is None and step.above is None:
@@ -117,11 +125,19 @@ class Phase(Strict, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        seen: set[str] = set()
-        for step in self.steps:
-            if step.id in seen:
-                raise ValueError(f"two steps are named {step.id!r}")
-            seen.add(step.id)
+        twice = _repeated([step.id for step in self.steps])
+        if twice is not None:
+            raise ValueError(f"two steps are named {twice!r}")
+
+
+def _repeated(ids: list[str]) -> str | None:
+    """The first id that appears twice (None when each is unique)."""
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
 
 
 class Runbook(Strict, kw_only=True):
@@ -131,11 +147,9 @@ class Runbook(Strict, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        seen: set[str] = set()
-        for phase in self.phases:
-            if phase.id in seen:
-                raise ValueError(f"two phases are named {phase.id!r}")
-            seen.add(phase.id)
+        twice = _repeated([phase.id for phase in self.phases])
+        if twice is not None:
+            raise ValueError(f"two phases are named {twice!r}")
 
     def step(self, key: str) -> Step:
         """The step `phase-id/step-id` (KeyError when there is none)."""
@@ -155,13 +169,55 @@ class _RunbookFile(Strict, kw_only=True):
     title: str = "Runbook"
     phases: Annotated[list[Phase], Meta(min_length=1)]
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        twice = _repeated([phase.id for phase in self.phases])
+        if twice is not None:
+            raise ValueError(f"two phases are named {twice!r}")
+
 
 def load_runbook(path: Path | None) -> Runbook:
     """The runbook at `path` (the built-in one when None); ConfigError naming the file, line
     and key of any mistake."""
     document = read_toml(path or BUILT_IN, "runbook file")
+    _refuse_repeated_ids(document)
     parsed = convert(document, document.data, _RunbookFile, dec_hook=dec_hook)
     return Runbook(title=parsed.title, phases=parsed.phases, path=str(document.path))
 
 
-__all__ = ["BUILT_IN", "ConfigError", "Phase", "Runbook", "Step", "StepKind", "load_runbook"]
+def _refuse_repeated_ids(document: Document) -> None:
+    """A phase or step id used twice, named where the second one is written (the structs
+    check it too, but can only point at the enclosing table)."""
+    phases = document.data.get("phases")
+    if not isinstance(phases, list):
+        return
+    first_phase: dict[str, int] = {}
+    for index, phase in enumerate(phases):
+        if not isinstance(phase, dict):
+            continue
+        _refuse_repeat(document, phase.get("id"), ("phases", str(index), "id"), first_phase,
+                       index, "phase")
+        steps = phase.get("steps")
+        first_step: dict[str, int] = {}
+        for number, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict):
+                _refuse_repeat(document, step.get("id"),
+                               ("phases", str(index), "steps", str(number), "id"),
+                               first_step, number, "step")
+
+
+def _refuse_repeat(document: Document, value: Any, loc: tuple[str, ...],
+                   first: dict[str, int], index: int, what: str) -> None:
+    if not isinstance(value, str):
+        return
+    if value in first:
+        earlier = (*loc[:-2], str(first[value]), "id")
+        line = document.index.line_of(earlier)
+        raise ConfigError(f"{document.where(loc)}: {dotted(loc)}: two {what}s are named "
+                          f"{escape_controls(repr(value))} (the first is {dotted(earlier)}"
+                          f"{f', line {line}' if line else ''})")
+    first[value] = index
+
+
+__all__ = ["BUILT_IN", "PROBE_NAMES", "ConfigError", "Phase", "Runbook", "Step", "StepKind",
+           "load_runbook"]

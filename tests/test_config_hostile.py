@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppcockpit.config import ConfigError, find_config, load_config
+from ppcockpit.config_model import EnvironmentConfig
+from ppcockpit.toml_document import struct_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # newline separates messages
@@ -189,7 +191,7 @@ def test_any_key_name_is_explained_printably(tmp_path_factory, name: str) -> Non
     path = tmp_path_factory.mktemp("cfg") / "cockpit.toml"
     path.write_text(tomli_w.dumps({"environments": {"production": {
         "base_url": "https://a.example", name: 1}}}))
-    if name == "base_url":
+    if name in struct_fields(EnvironmentConfig):  # a real setting: not this test's case
         return
     message = explain(path, environ={})
     assert "unknown key" in message or "is required" in message
