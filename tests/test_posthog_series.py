@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.model import Status
+from ppcockpit.units import RATIO_DECIMALS, shown_percent
 from probes.posthog_series import (
     MINUTE,
     MinuteCount,
@@ -177,8 +178,10 @@ def test_the_verdict_never_calls_too_few_requests_healthy(completed: int, failed
     else:
         ratio = failed / requests
         assert verdict.metrics["ratio"] == ratio
-        expected = (Status.UNAVAILABLE if ratio > 0.05 else
-                    Status.DEGRADED if ratio > 0.02 else Status.HEALTHY)
+        # Judged on the ratio as shown (one decimal, cut down): what is read is what counts.
+        shown = shown_percent(ratio, RATIO_DECIMALS)
+        expected = (Status.UNAVAILABLE if shown > 5 else
+                    Status.DEGRADED if shown > 2 else Status.HEALTHY)
         assert verdict.status is expected
 
 
