@@ -16,22 +16,29 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
+from ppcockpit.checklist import Checklist
 from ppcockpit.config import Config, ConfigError
 from ppcockpit.model import Status, Transition
+from ppcockpit.runbook import StepKind
 from ppcockpit.runner import ProbeRunner
 from ppcockpit.session import Refused, Session, SessionContext
 from ppcockpit.session_events import (
     AlertRaised,
+    CommandOutput,
     Notice,
     ReadingArrived,
     RunbookChanged,
+    SessionEnded,
     SessionEvent,
 )
 from ppcockpit.text import one_line
+from screens.checklist import ChecklistContent, ChecklistPanel
 from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
 from screens.header import CockpitHeader
 from screens.help import HelpScreen
+from screens.prompt import AskConfirm, AskText
+from screens.release_log import ReleaseLogScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
 
 SEVERITY: dict[Status, SeverityLevel] = {
@@ -72,17 +79,21 @@ class CockpitApp(App[int]):
         Binding("r", "refresh", "Refresh"),
         Binding("t", "next_theme", "Theme"),
         Binding("d", "mark_deploy", "Mark deploy"),
+        Binding("ctrl+e", "end_session", "End session", key_display="^E"),
         Binding("F", "fault_menu", "Fault drill", key_display="F"),
         Binding("q", "quit", "Quit"),
     ]
 
     def __init__(self, session: Session, *, theme: str, rehearsal: Rehearsal | None = None,
-                 ) -> None:
+                 checklist: Checklist | None = None, notes: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.session = session
+        self.checklist = checklist
+        self.notes = notes
+        self._ended = False
         self.config = session.config
         self.rehearsal = rehearsal
-        self.clock = session.context.clock
+        self.clock = session.context.stack_now  # the clock on screen: the stack's
         self.initial_theme = theme
         self._redraw_pending = False
         self._drawn_at = 0.0  # monotonic
@@ -93,8 +104,12 @@ class CockpitApp(App[int]):
 
     def get_default_screen(self) -> DashboardScreen:
         redis = self.config.probes.redis
-        return DashboardScreen(rehearsal=self._rehearsal_label(), clock=self.clock,
-                               memory_warn=redis.memory_warn, memory_crit=redis.memory_crit)
+        screen = DashboardScreen(rehearsal=self._rehearsal_label(), clock=self.clock,
+                                 memory_warn=redis.memory_warn, memory_crit=redis.memory_crit)
+        # Drawn in the first frame: the checklist does not wait for a reading.
+        screen.snapshot = self.session.snapshot()
+        screen.checklist = self._checklist_content()
+        return screen
 
     def _rehearsal_label(self) -> str | None:
         if self.rehearsal is None:
@@ -115,6 +130,8 @@ class CockpitApp(App[int]):
         # (a second of imports) start right after it.
         self.call_after_refresh(self.session.start)
         self.redraw_now()
+        for note in self.notes:
+            self.notify(note, title="Session", timeout=6)
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
         self.set_interval(CLOCK_TICK, self._tick)
@@ -132,8 +149,12 @@ class CockpitApp(App[int]):
                 for transition in transitions:
                     self._announce(transition)
                 self._redraw_soon()
-            case RunbookChanged():
+            case RunbookChanged() | CommandOutput():
                 self._redraw_soon()
+                self._end_when_complete()
+            case SessionEnded(markdown=markdown, path=path):
+                self._ended = True
+                self.push_screen(ReleaseLogScreen(markdown, path))
             case AlertRaised(probe=probe, label=label, count=count, threshold=threshold):
                 self.notify(f"{label} unavailable for {count} consecutive checks (team rule: "
                             f"more than {threshold}). Fail over, check API keys.",
@@ -190,6 +211,14 @@ class CockpitApp(App[int]):
         dashboard = self._dashboard()
         if dashboard is not None:
             dashboard.snapshot = self.session.snapshot()
+            dashboard.checklist = self._checklist_content()
+
+    def _checklist_content(self) -> ChecklistContent:
+        if self.checklist is None:
+            return ChecklistContent(None, {}, note="No runbook in this cockpit (check only).")
+        view = self.checklist.view()
+        note = "" if view.session else "Read-only: no deployment session is open."
+        return ChecklistContent(view, self.checklist.outputs(), note=note)
 
     def _dashboard(self) -> DashboardScreen | None:
         for screen in self.screen_stack:
@@ -226,6 +255,136 @@ class CockpitApp(App[int]):
         """The deploy went live now: before/after comparisons and change checks start here."""
         self.run_worker(self.session.mark_deploy(), group="deploy marker", exit_on_error=False)
 
+    # --- the checklist ------------------------------------------------------------------
+
+    def _checklist_job(self, job: Any, what: str) -> None:
+        """Run a checklist command in the background: a refusal is said, a failure too."""
+        self.run_worker(job, group=what, exit_on_error=False)
+
+    @on(ChecklistPanel.ConfirmRequested)
+    def _confirm(self, event: ChecklistPanel.ConfirmRequested) -> None:
+        if self.checklist is not None:
+            self._checklist_job(self.checklist.confirm(event.key), "checklist")
+
+    @on(ChecklistPanel.CancelRequested)
+    def _cancel(self, event: ChecklistPanel.CancelRequested) -> None:
+        if self.checklist is not None and self.checklist.cancel(event.key):
+            self.notify("Stopping the command…", title="Command", timeout=3)
+
+    @on(ChecklistPanel.OverrideRequested)
+    def _override(self, event: ChecklistPanel.OverrideRequested) -> None:
+        checklist = self.checklist
+        if checklist is None:
+            return
+        what = "the gate into this phase" if "/" not in event.key else "this step"
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                self._checklist_job(checklist.override(event.key, reason), "checklist")
+
+        self.push_screen(AskText("Override", f"Why is it right to pass over {what}? The "
+                                             "reason is journaled and goes into the release "
+                                             "log.", check=_reason_check), answered)
+
+    @on(ChecklistPanel.OpenRequested)
+    def _open(self, event: ChecklistPanel.OpenRequested) -> None:
+        checklist = self.checklist
+        if checklist is None:
+            return
+        key = event.key
+        step = checklist.progress.runbook.step(key)
+        if step.kind is StepKind.COMMAND:
+            self._checklist_job(checklist.run(key), f"command {key}")
+        elif step.kind is StepKind.MANUAL:
+            self._checklist_job(checklist.confirm(key), "checklist")
+        elif step.kind is StepKind.RECORD:
+            self._record(checklist, key)
+        elif step.kind is StepKind.TAG:
+            self._checklist_job(self._tag(checklist, key), "tag")
+        else:
+            view = checklist.view().step(key)
+            if view is not None:
+                self.notify(f"{view.state.glyph} {view.state.value}: {view.detail}",
+                            title=step.title, timeout=6)
+
+    def _record(self, checklist: Checklist, key: str) -> None:
+        step = checklist.progress.runbook.step(key)
+        try:
+            proposal = checklist.proposal(key)
+        except Refused as refused:
+            proposal = None
+            self.notify(str(refused), title=step.title, severity="warning")
+        if proposal is not None:
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._checklist_job(checklist.record(key, proposal.value, proposal),
+                                        "checklist")
+
+            self.push_screen(AskConfirm(step.title, proposal.question), confirmed)
+            return
+
+        def typed(value: str | None) -> None:
+            if value is not None:
+                self._checklist_job(checklist.record(key, value), "checklist")
+
+        self.push_screen(AskText(step.title, step.help or "The value to record:",
+                                 check=lambda text: checklist.check_value(key, text)), typed)
+
+    async def _tag(self, checklist: Checklist, key: str) -> None:
+        step = checklist.progress.runbook.step(key)
+        proposed = await checklist.propose_tag(key)
+        push = f", then push it to {step.remote}" if step.push else ""
+        tag = await self.push_screen_wait(AskText(
+            step.title, f"Create the annotated tag at {step.ref}{push}. The next free tag is "
+                        "proposed; edit it if you must.", value=proposed))
+        if tag:
+            await checklist.create_tag(key, tag)
+
+    def _end_when_complete(self) -> None:
+        """The last phase complete: the session ends and its release log is written."""
+        checklist = self.checklist
+        if checklist is None or self._ended or self.session.context.read_only:
+            return
+        view = checklist.view()
+        if view.complete and not view.closed and view.session:
+            self._ended = True
+            self._checklist_job(checklist.end(), "release log")
+
+    def action_end_session(self) -> None:
+        """Ctrl+E: end the deployment session now and write its release log."""
+        checklist = self.checklist
+        if checklist is None:
+            self.notify("No runbook session here.", severity="warning")
+            return
+        view = checklist.view()
+        left = sum(not step.state.complete for step in view.steps)
+        question = ("Every step is complete." if not left else
+                    f"{left} step{'s are' if left > 1 else ' is'} not complete: the release "
+                    "log will say so.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._ended = True
+                self._checklist_job(checklist.end(), "release log")
+
+        self.push_screen(AskConfirm("End the deployment session", f"{question}\nWrite the "
+                                    "release log entry and close the session?"), answered)
+
+    async def action_quit(self) -> None:
+        """`q`: with a deployment session open, ask first (it stays open and resumable)."""
+        view = self.checklist.view() if self.checklist is not None else None
+        if view is None or view.closed or not view.session or self.session.context.read_only:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(AskConfirm("Quit", f"Deployment session {view.session} stays open: "
+                                    "the next start resumes it where you left off.",
+                                    yes="Enter quit"), answered)
+
     def action_fault_menu(self) -> None:
         if self.rehearsal is None:
             return
@@ -246,10 +405,15 @@ class CockpitApp(App[int]):
         self.session.refresh()
 
 
+def _reason_check(text: str) -> str | None:
+    return None if len(text.strip()) >= 3 else "An override needs a reason of a few words."
+
+
 def make_app(config: Config, runner: ProbeRunner | None = None, *,
-             session: Session | None = None, read_only: bool = False,
-             theme: str | None = None, rehearsal: Any = None,
-             clock: Callable[[], float] = time.time) -> CockpitApp:
+             session: Session | None = None, checklist: Checklist | None = None,
+             read_only: bool = False, theme: str | None = None, rehearsal: Any = None,
+             clock: Callable[[], float] = time.time,
+             notes: list[str] | tuple[str, ...] = ()) -> CockpitApp:
     """The one factory for the CLI and the tests: a session (made from `runner` when none
     is given) and the App on it."""
     chosen = theme or config.theme
@@ -261,4 +425,5 @@ def make_app(config: Config, runner: ProbeRunner | None = None, *,
         session = Session(SessionContext(config, operator=config.operator,
                                          read_only=read_only, clock=clock,
                                          rehearsal=rehearsal is not None), runner)
-    return CockpitApp(session, theme=chosen, rehearsal=rehearsal)
+    return CockpitApp(session, theme=chosen, rehearsal=rehearsal, checklist=checklist,
+                      notes=tuple(notes))

@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ppcockpit.runbook import Step, StepKind
-from ppcockpit.runbook_engine import (
+from ppcockpit.journal import (
     COMMAND_CANCELLED,
     COMMAND_FINISHED,
     COMMAND_STARTED,
@@ -30,6 +29,9 @@ from ppcockpit.runbook_engine import (
     STEP_UNCONFIRMED,
     TAG_CREATED,
     VALUE_RECORDED,
+)
+from ppcockpit.runbook import Step, StepKind
+from ppcockpit.runbook_engine import (
     PhaseState,
     RunbookView,
     StepState,
@@ -102,10 +104,7 @@ class Checklist:
         """Journal (and wait for the disk), fold the event in, then tell the screens."""
         if key is not None:
             fields["step"] = key
-        record = self.session.event_fields(event, fields)
-        await self.session.journal(event, **fields)
-        record["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        self.progress.apply(record)
+        self.progress.apply(await self.session.journal(event, **fields))
         self.session.note_completed_phases()
         self.session.emit(RunbookChanged(key))
 

@@ -18,16 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ppcockpit.checklist import Checklist
 from ppcockpit.config import Config, ConfigError, find_config, load_config
 from ppcockpit.config_model import EnvironmentConfig
 from ppcockpit.model import Reading, Status
 from ppcockpit.probe import Probe
 from ppcockpit.report import as_json, as_table
+from ppcockpit.runbook import Runbook, load_runbook
 from ppcockpit.runner import ProbeRunner
+from ppcockpit.session import Session, SessionContext
+from ppcockpit.text import one_line
 from ppcockpit.verdict import decide
 
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log", "rollback")
+COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log")
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,6 @@ USAGE = """usage: ppcockpit [GLOBAL FLAGS] [COMMAND ...]
   runbook import FILE.md [-o FILE]
   journal list [--json] | journal show ID [--json]
   release-log [--session ID] [--format markdown|toml]
-  rollback plan [--json]
 
 global flags (before or after the command):
   --config PATH   --env NAME   --env-file PATH   --read-only   --theme NAME   --new-session
@@ -201,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rehearse_main(rest[1:], lambda handle: _open_rehearsal(handle, flags))
         if command == "check":
             return _check(rest[1:], flags)
-        if command in ("runbook", "journal", "release-log", "rollback"):
+        if command in ("runbook", "journal", "release-log"):
             from ppcockpit import cli_records
 
             return cli_records.main(command, rest[1:], flags)
@@ -278,6 +281,101 @@ def print_out(text: str) -> None:
         os.close(devnull)
 
 
+# --- the session ----------------------------------------------------------------------------
+
+def journal_directory(config: Config) -> Path:
+    from ppcockpit.journal import default_journal_dir
+
+    if config.cockpit.journal_dir:
+        return config.resolve_path(config.cockpit.journal_dir)
+    return default_journal_dir()
+
+
+def release_log_path(config: Config) -> Path:
+    if config.cockpit.release_log:
+        return config.resolve_path(config.cockpit.release_log)
+    return journal_directory(config) / "release-log.toml"
+
+
+def load_session_runbook(config: Config) -> Runbook:
+    path = config.resolve_path(config.cockpit.runbook) if config.cockpit.runbook else None
+    return load_runbook(path)
+
+
+@dataclass
+class Assembled:
+    """A session ready to run: the Session, its Checklist, and what to tell the operator
+    about how it was opened."""
+
+    session: Session
+    checklist: Checklist
+    notes: list[str]
+
+
+def build_session(config: Config, flags: GlobalFlags, *, rehearsal: bool = False,
+                  stack_clock: Callable[[], float] = time.time,
+                  session_id: str | None = None,
+                  open_journal: bool = True) -> Assembled:
+    """The session for the cockpit and its headless twins: the runbook, the journal (the
+    open session of this environment resumed, or a new one), the probes of every
+    environment the runbook reads. Blocking file work: call it before the event loop."""
+    from ppcockpit.journal import FileJournal
+
+    runbook = load_session_runbook(config)
+    notes: list[str] = []
+    others: dict[str, ProbeRunner] = {}
+    for name, probes in _other_environment_probes(config, runbook).items():
+        try:
+            environment = config.environment_config(name)
+        except ConfigError as exc:
+            # The steps that read it say why they cannot pass, rather than wait forever.
+            reason = one_line(exc, 200)
+            others[name] = ProbeRunner([], fixed=[skipped(p, reason) for p in sorted(probes)])
+            notes.append(f"steps reading {name} cannot pass: {reason}")
+            continue
+        others[name] = build_runner(config, environment, only=probes, now=stack_clock)
+    journal = FileJournal(journal_directory(config), redactor=config.redactor)
+    files = journal.files
+    info = None
+    if session_id is not None:
+        info = files.read(session_id).info
+        if info is None:
+            raise ConfigError(f"no journal session {session_id!r} in {files.directory}")
+    elif open_journal:
+        info = None if flags.new_session else files.open_session(config.environment_name)
+        if info is None and not flags.read_only:
+            info = files.create(config.environment_name, config.operator,
+                                meta={"runbook": runbook.path, "config": str(config.path),
+                                      "rehearsal": rehearsal})
+            notes.append(f"new deployment session {info.id}")
+        elif info is not None:
+            notes.append(f"resumed deployment session {info.id} (opened {info.opened_at})")
+    events: list[dict[str, Any]] = []
+    if info is not None:
+        read = files.read(info.id)
+        events = [event.record() for event in read.events]
+        notes += [f"journal {info.id}: {problem}" for problem in read.problems]
+    context = SessionContext(config, operator=config.operator, read_only=flags.read_only,
+                             journal=journal, session_id=info.id if info else None,
+                             stack_clock=stack_clock, runbook=runbook, environments=others,
+                             rehearsal=rehearsal)
+    session = Session(context, build_runner(config, now=stack_clock), events)
+    base = Path(runbook.path).parent if config.cockpit.runbook else config.path.parent
+    checklist = Checklist(session, variables=config.variables, base_dir=base,
+                          release_log=release_log_path(config))
+    return Assembled(session, checklist, notes)
+
+
+def _other_environment_probes(config: Config, runbook: Runbook) -> dict[str, set[str]]:
+    """The probes of other environments the runbook's steps read, by environment."""
+    wanted: dict[str, set[str]] = {}
+    for phase in runbook.phases:
+        for step in phase.steps:
+            if step.probe and step.environment and step.environment != config.environment_name:
+                wanted.setdefault(step.environment, set()).add(step.probe)
+    return wanted
+
+
 # --- the cockpit --------------------------------------------------------------------------
 
 def run_cockpit(config: Config, flags: GlobalFlags, rehearsal: Any = None) -> int:
@@ -286,8 +384,9 @@ def run_cockpit(config: Config, flags: GlobalFlags, rehearsal: Any = None) -> in
     # A rehearsal's stack lives on simulated time: its probes, chart and header read that
     # clock, so one clock is on screen.
     clock = rehearsal.clock.now if rehearsal is not None else time.time
-    app = make_app(config, build_runner(config, now=clock), read_only=flags.read_only,
-                   theme=flags.theme, rehearsal=rehearsal, clock=clock)
+    assembled = build_session(config, flags, rehearsal=rehearsal is not None, stack_clock=clock)
+    app = make_app(config, session=assembled.session, checklist=assembled.checklist,
+                   theme=flags.theme, rehearsal=rehearsal, notes=assembled.notes)
     app.run()
     return app.return_code or 0
 

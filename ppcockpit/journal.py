@@ -44,6 +44,7 @@ T = TypeVar("T")
 SESSION_OPENED = "session_opened"  # **meta given to create() (e.g. runbook, config, version)
 SESSION_CLOSED = "session_closed"  # reason (optional)
 STEP_CONFIRMED = "step_confirmed"  # step
+STEP_UNCONFIRMED = "step_unconfirmed"  # step (a manual step confirmed by mistake)
 STEP_OVERRIDDEN = "step_overridden"  # step, reason
 GATE_OVERRIDDEN = "gate_overridden"  # phase, reason
 COMMAND_STARTED = "command_started"  # step, run (the command line, placeholders filled)

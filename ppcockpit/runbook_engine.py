@@ -12,29 +12,31 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
+from ppcockpit.durations import format_duration
+from ppcockpit.journal import (
+    COMMAND_CANCELLED,
+    COMMAND_FINISHED,
+    COMMAND_STARTED,
+    DEPLOY_MARKED,
+    GATE_OVERRIDDEN,
+    PHASE_COMPLETED,
+    PROBE_STEP_FAILED,
+    PROBE_STEP_PASSED,
+    SESSION_CLOSED,
+    SESSION_OPENED,
+    STEP_CONFIRMED,
+    STEP_OVERRIDDEN,
+    STEP_UNCONFIRMED,
+    TAG_CREATED,
+    VALUE_RECORDED,
+)
 from ppcockpit.model import Reading, Status
 from ppcockpit.runbook import Phase, Runbook, Step, StepKind
 from ppcockpit.text import one_line
-
-# Journal event names (the journal stores them; the fold reads them).
-SESSION_OPENED = "session_opened"
-SESSION_CLOSED = "session_closed"
-STEP_CONFIRMED = "step_confirmed"
-STEP_UNCONFIRMED = "step_unconfirmed"
-STEP_OVERRIDDEN = "step_overridden"
-GATE_OVERRIDDEN = "gate_overridden"
-COMMAND_STARTED = "command_started"
-COMMAND_FINISHED = "command_finished"
-COMMAND_CANCELLED = "command_cancelled"
-VALUE_RECORDED = "value_recorded"
-TAG_CREATED = "tag_created"
-PROBE_STEP_PASSED = "probe_step_passed"
-PROBE_STEP_FAILED = "probe_step_failed"
-PHASE_COMPLETED = "phase_completed"
-DEPLOY_MARKED = "deploy_marked"
-RELEASE_LOGGED = "release_logged"
+from ppcockpit.units import percent
 
 
 class StepState(StrEnum):
@@ -229,12 +231,10 @@ class RunbookProgress:
                 self.gates[phase] = mark
         elif name == VALUE_RECORDED and key:
             self.values[key] = mark
-            named = event.get("values")
-            if isinstance(named, dict):
-                self.recorded.update({k: v for k, v in named.items()
-                                      if isinstance(k, str) and isinstance(v, str)})
+            self._remember(event.get("values"))
         elif name == TAG_CREATED and key:
             self.tags[key] = Mark(by=mark.by, at=mark.at, value=_text(event.get("tag")))
+            self._remember(event.get("values"))
         elif name == COMMAND_STARTED and key:
             self.commands[key] = CommandRun(started_at=mark.at or "", by=mark.by)
         elif name in (COMMAND_FINISHED, COMMAND_CANCELLED) and key:
@@ -257,7 +257,13 @@ class RunbookProgress:
             if phase:
                 self.completed_phases.add(phase)
         elif name == DEPLOY_MARKED:
-            self.deploy_marked_at = _text(event.get("at"))
+            self.deploy_marked_at = mark.at
+
+    def _remember(self, named: object) -> None:
+        """Values later commands fill in: {deployment_url}, {sha}, {tag}."""
+        if isinstance(named, dict):
+            self.recorded.update({k: v for k, v in named.items()
+                                  if isinstance(k, str) and isinstance(v, str)})
 
     # --- live evidence ----------------------------------------------------------------
 
@@ -381,7 +387,7 @@ class RunbookProgress:
 def evaluate(step: Step, reading: Reading) -> tuple[bool, str]:
     """Whether `reading` satisfies the probe step's condition, and why, in a few words."""
     if reading.status is Status.SKIPPED:
-        return False, "not configured"
+        return False, one_line(reading.summary, 160) or "not configured"
     reasons: list[str] = []
     passes = True
     if step.status:
@@ -396,16 +402,24 @@ def evaluate(step: Step, reading: Reading) -> tuple[bool, str]:
         ok = (step.below is None or value < step.below) and \
              (step.above is None or value > step.above)
         passes &= ok
+        shown = partial(_metric, step.metric)
         bounds = " and ".join(part for part in (
-            f"< {_number(step.below)}" if step.below is not None else "",
-            f"> {_number(step.above)}" if step.above is not None else "") if part)
-        reasons.append(f"{step.metric} {_number(value)} ({'' if ok else 'not '}{bounds})")
+            f"< {shown(step.below)}" if step.below is not None else "",
+            f"> {shown(step.above)}" if step.above is not None else "") if part)
+        name = step.metric.removesuffix("_s").replace("_", " ")
+        reasons.append(f"{name} {shown(value)} ({'' if ok else 'not '}{bounds})")
     if not passes and reading.summary:
         reasons.append(one_line(reading.summary, 80))
     return passes, " · ".join(reasons)
 
 
-def _number(value: float) -> str:
+def _metric(name: str, value: float) -> str:
+    """A metric's value as the operator reads it: seconds as a duration, a ratio as a
+    percent (shown as everywhere else), anything else as a number."""
+    if name.endswith("_s"):
+        return format_duration(value)
+    if "ratio" in name:
+        return percent(value, 1)
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
 
 

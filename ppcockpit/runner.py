@@ -262,14 +262,13 @@ class ProbeRunner:
         # import would count their CPU as its target's time.
         await asyncio.gather(*(self._prepare(p) for p in started))
         finished = await asyncio.gather(*(self.run_once(p) for p in started))
-        order = {name: i for i, name in enumerate(chosen)}
-        results = sorted(finished, key=lambda r: order[r.probe])
-        for reading in results:
-            self._publish(reading)
-        by_name = {r.probe: r for r in results} | {
+        by_name = {r.probe: r for r in finished} | {
             n: r for n, r in self.fixed.items() if n in chosen
         }
-        return [by_name[n] for n in chosen if n in by_name]
+        results = [by_name[n] for n in chosen if n in by_name]
+        for reading in results:  # what is not configured is said too, as start() does
+            self._publish(reading)
+        return results
 
     def _last_latency(self, probe: Probe) -> float:
         last = self.latest.get(probe.name)

@@ -19,14 +19,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ppcockpit.config import Config
-from ppcockpit.model import Reading, Snapshot, Verdict
-from ppcockpit.probe import DeployAware
-from ppcockpit.runbook import Runbook, StepKind
-from ppcockpit.runbook_engine import (
+from ppcockpit.journal import (
     DEPLOY_MARKED,
     PHASE_COMPLETED,
     PROBE_STEP_FAILED,
     PROBE_STEP_PASSED,
+)
+from ppcockpit.journal_records import JournalEvent, NewEvent
+from ppcockpit.model import Reading, Snapshot, Verdict
+from ppcockpit.probe import DeployAware
+from ppcockpit.runbook import Runbook, StepKind
+from ppcockpit.runbook_engine import (
     RunbookProgress,
     RunbookView,
     StepState,
@@ -55,9 +58,9 @@ class Refused(Exception):
 
 
 class Journal(Protocol):
-    """What the session needs of a journal store (ppcockpit.journal.FileJournal)."""
+    """What the session needs of a journal store (ppcockpit.journal.JournalStore)."""
 
-    async def append(self, session_id: str, event: dict[str, Any]) -> Any: ...
+    async def append(self, session_id: str, event: NewEvent) -> JournalEvent: ...
 
 
 @dataclass
@@ -69,7 +72,13 @@ class SessionContext:
     read_only: bool = False
     journal: Journal | None = None
     session_id: str | None = None
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = time.time  # now, for how old a reading is
+    # The watched stack's own time (a rehearsal's runs faster): deploy marks and the clock
+    # on screen read it, so the header, the chart and the marker agree. Default: `clock`.
+    stack_clock: Callable[[], float] | None = None
+
+    def stack_now(self) -> float:
+        return (self.stack_clock or self.clock)()
     runbook: Runbook | None = None
     environments: dict[str, ProbeRunner] = field(default_factory=dict)  # other than ours
     rehearsal: bool = False
@@ -92,7 +101,8 @@ class Session:
             self.progress = RunbookProgress(context.runbook, self.environment,
                                             session=context.session_id).apply_all(events)
         self._listeners: list[Listener] = []
-        self._writes: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None]]] | None = None
+        self._writes: asyncio.Queue[tuple[NewEvent, asyncio.Future[dict[str, Any]]]] | None = \
+            None
         self._writer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.running: dict[str, str] = {}  # command steps running here -> a progress line
@@ -239,7 +249,7 @@ class Session:
     async def mark_deploy(self) -> datetime:
         """The deploy went live now: before/after comparisons start here, the journal and
         (unless read-only) a PostHog annotation record it."""
-        at = datetime.fromtimestamp(self.context.clock(), UTC)
+        at = datetime.fromtimestamp(self.context.stack_now(), UTC)
         marked = [name for name, probe in self.runner.probes.items()
                   if isinstance(probe, DeployAware)]
         for name in marked:
@@ -282,29 +292,25 @@ class Session:
         if self.context.journal is None or self.context.session_id is None:
             raise Refused(f"No deployment session is open: {what} cannot be recorded.")
 
-    async def journal(self, event: str, **fields: Any) -> None:
+    async def journal(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one event and wait until it is on disk (fsync'd), in order with every
-        other event of this session."""
+        other event of this session; the event as recorded (with its time) comes back."""
         if self.context.journal is None or self.context.session_id is None:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue().put_nowait((self.event_fields(event, fields), future))
-        await future
+            return {"event": event, "operator": self.context.operator, **fields}
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue().put_nowait((NewEvent(event, self.context.operator, fields), future))
+        return await future
 
     def _journal_soon(self, event: str, **fields: Any) -> None:
         """Journal without waiting (evidence changes noticed in a reading callback)."""
         if self.context.journal is None or self.context.session_id is None \
                 or self.context.read_only:
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_log_failure)
-        self._queue().put_nowait((self.event_fields(event, fields), future))
+        self._queue().put_nowait((NewEvent(event, self.context.operator, fields), future))
 
-    def event_fields(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        return {"event": event, "operator": self.context.operator,
-                "environment": self.environment, **fields}
-
-    def _queue(self) -> asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None]]]:
+    def _queue(self) -> asyncio.Queue[tuple[NewEvent, asyncio.Future[dict[str, Any]]]]:
         if self._writes is None:
             self._writes = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_in_order(), name="journal-writer")
@@ -316,13 +322,13 @@ class Session:
             event, future = await self._writes.get()
             try:
                 assert self.context.session_id is not None
-                await self.context.journal.append(self.context.session_id, event)
+                written = await self.context.journal.append(self.context.session_id, event)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(Refused(f"the journal could not record it: {exc}"))
             else:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(written.record())
             finally:
                 self._writes.task_done()
 
@@ -345,6 +351,6 @@ class Session:
         task.add_done_callback(self._background.discard)
 
 
-def _log_failure(future: asyncio.Future[None]) -> None:
+def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("journal write failed: %s", future.exception())

@@ -19,7 +19,7 @@ from screens.format import retitle
 from screens.table_sync import FittedTable
 from screens.text_block import TextBlock
 
-COLUMNS = (("state", 15), ("step", None))
+COLUMNS = (("state", 13), ("step", None))
 STATE_CLASSES = {f"step--{state.value}" for state in StepState} | {
     "phase--done", "phase--open", "phase--locked", "checklist--muted"}
 OUTPUT_LINES = 8  # of a command's output in the detail pane
@@ -88,16 +88,16 @@ class ChecklistPanel(Vertical):
             return
         done = sum(phase.done for phase in view.phases)
         total = sum(len(phase.steps) for phase in view.phases)
-        session = f" · session {view.session}" if view.session else " · no session"
-        retitle(self, f"Checklist · {view.title} · {done}/{total}{session}")
+        session = (" · closed" if view.closed else "") if view.session else " · no session"
+        retitle(self, f"Checklist · {done}/{total} done{session} · {view.title}")
         rows: list[tuple[str, Sequence[str | Text]]] = []
         for number, phase in enumerate(view.phases, start=1):
             rows.append((phase.id, self._phase_cells(number, phase)))
             rows.extend((step.key, self._step_cells(step)) for step in phase.steps)
         self.table.show_rows(rows)
-        if not self._placed:
+        if not self._placed:  # once the table has its size and columns
             self._placed = True
-            self.select(view.first_open_key())
+            self.call_after_refresh(self.select, view.first_open_key())
         self._show_detail()
 
     def select(self, key: str | None) -> None:
@@ -119,7 +119,7 @@ class ChecklistPanel(Vertical):
 
     def _phase_cells(self, number: int, phase: PhaseView) -> tuple[Text, Text]:
         word = {PhaseState.DONE: "✔ done", PhaseState.OPEN: "▸ open",
-                PhaseState.LOCKED: "🔒 locked"}[phase.state]
+                PhaseState.LOCKED: "⊘ locked"}[phase.state]
         state = Text(word, style=self._style(f"phase--{phase.state.value}"))
         title = Text(f"{number}. {phase.title}  {phase.done}/{len(phase.steps)}",
                      style="bold")
@@ -139,6 +139,10 @@ class ChecklistPanel(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()  # the table takes Enter itself: selecting a row opens its step
+
     def _show_detail(self) -> None:
         detail = self.query_one("#checklist-detail", TextBlock)
         content = self._content
@@ -154,6 +158,9 @@ class ChecklistPanel(Vertical):
                 detail.show("")
                 return
             text = Text(f"{phase.title}: {phase.done} of {len(phase.steps)} steps complete")
+            if content.view.session:
+                text.append(f"\nsession {content.view.session}",
+                            style=self._style("checklist--muted"))
             if phase.state is PhaseState.LOCKED:
                 text.append("\nLocked until the phase before is complete; `o` overrides the "
                             "gate with a reason.", style=self._style("checklist--muted"))
@@ -163,7 +170,8 @@ class ChecklistPanel(Vertical):
 
     def _step_detail(self, step: StepView, output: tuple[str, ...]) -> Text:
         style = self._style(f"step--{step.state.value}")
-        text = Text()
+        text = Text(step.title, style="bold")
+        text.append("\n")
         text.append(f"{step.state.glyph} {step.state.value}", style=style)
         text.append(f" · {step.kind.value} · {step.detail}")
         if step.by or step.at:

@@ -1,4 +1,5 @@
-"""The cockpit's main screen: header, health grid, Redis, failure ratio, every probe."""
+"""The cockpit's main screen: header, the checklist, and the evidence beside it (health
+grid, Redis, failure ratio, every probe)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ppcockpit.model import Snapshot
+from screens.checklist import ChecklistContent, ChecklistPanel
 from screens.failure_ratio import FailureRatioPanel
 from screens.header import CockpitHeader
 from screens.health_grid import HealthGrid
@@ -34,8 +36,9 @@ class DashboardScreen(Screen[None]):
         Binding("k", "cursor('up')", "Up", show=False),
     ]
 
-    # A var, not a repainting reactive: the panels redraw what changed, the screen does not.
+    # Vars, not repainting reactives: the panels redraw what changed, the screen does not.
     snapshot: var[Snapshot | None] = var(None, always_update=True)
+    checklist: var[ChecklistContent | None] = var(None)
 
     def __init__(self, *, rehearsal: str | None = None, memory_warn: float = 0.75,
                  memory_crit: float = 0.90, clock: Callable[[], float] = time.time) -> None:
@@ -50,7 +53,8 @@ class DashboardScreen(Screen[None]):
         # The layout class is right from the start: set after mount, it would restyle and
         # lay out every widget a second time before the first frame.
         wide = "wide" if self.app.size.width >= WIDE_AT else ""
-        with VerticalScroll(id="panels", classes=wide):
+        with VerticalScroll(id="panels", classes=wide, can_focus=False):
+            yield ChecklistPanel(id="checklist", classes="panel")
             yield HealthGrid(id="health-grid", classes="panel")
             with Horizontal(id="evidence"):
                 yield RedisPanel(id="redis-panel", classes="panel",
@@ -61,6 +65,10 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width)
+        self.query_one(ChecklistPanel).table.focus()  # the runbook is where work starts
+        # What the App gave before the panels existed is drawn now, in the first frame.
+        self._draw_snapshot(self.snapshot)
+        self._draw_checklist(self.checklist)
 
     @on(Resize)
     def _resized(self, event: Resize) -> None:
@@ -70,13 +78,25 @@ class DashboardScreen(Screen[None]):
         self.query_one("#panels").set_class(width >= WIDE_AT, "wide")
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None or not self.is_mounted or not self.query(CockpitHeader):
-            return  # not composed yet, or being torn down on exit
+        if self.is_mounted:  # else on_mount draws it
+            self._draw_snapshot(snapshot)
+
+    def watch_checklist(self, content: ChecklistContent | None) -> None:
+        if self.is_mounted:
+            self._draw_checklist(content)
+
+    def _draw_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None or not self.query(CockpitHeader):
+            return  # being torn down on exit
         self.query_one(CockpitHeader).snapshot = snapshot
         self.query_one(HealthGrid).show(snapshot)
         self.query_one(RedisPanel).show(snapshot)
         self.query_one(FailureRatioPanel).reading = snapshot.readings.get("posthog")
         self.query_one(ProbesTable).show(snapshot)
+
+    def _draw_checklist(self, content: ChecklistContent | None) -> None:
+        if content is not None and self.query(ChecklistPanel):
+            self.query_one(ChecklistPanel).show(content)
 
     def action_cursor(self, direction: str) -> None:
         focused = self.focused

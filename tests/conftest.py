@@ -21,6 +21,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
                  *proxies, *(p.upper() for p in proxies)):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("USER", "oncall")
+    # Journals and release logs of tests stay in the test's own directory.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 @pytest.fixture

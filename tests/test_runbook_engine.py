@@ -7,9 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppcockpit.model import Reading, Status
-from ppcockpit.runbook import Phase, Runbook, Step, StepKind
-from ppcockpit.runbook_engine import (
+from ppcockpit.journal import (
     COMMAND_FINISHED,
     COMMAND_STARTED,
     GATE_OVERRIDDEN,
@@ -17,6 +15,10 @@ from ppcockpit.runbook_engine import (
     STEP_OVERRIDDEN,
     STEP_UNCONFIRMED,
     VALUE_RECORDED,
+)
+from ppcockpit.model import Reading, Status
+from ppcockpit.runbook import Phase, Runbook, Step, StepKind
+from ppcockpit.runbook_engine import (
     PhaseState,
     RunbookProgress,
     StepState,
@@ -98,7 +100,7 @@ def test_a_metric_step_needs_its_readings_in_a_row() -> None:
     progress.observe("production", high)
     view = progress.view({("production", "redis"): high})
     assert view.step("deploy/redis").state is StepState.FAILING
-    assert "0.8" in view.step("deploy/redis").detail
+    assert "memory ratio 80% (not < 75%)" in view.step("deploy/redis").detail
 
 
 def test_a_step_reads_another_environments_probe() -> None:

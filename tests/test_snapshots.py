@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ppcockpit.app import make_app
+from ppcockpit.checklist import Checklist
 from ppcockpit.cli import skipped
+from ppcockpit.journal import FileJournal, NewEvent
+from ppcockpit.runbook import load_runbook
 from ppcockpit.runner import ProbeRunner
+from ppcockpit.session import Session, SessionContext
 from tests import screens_data
 from tests.support.cockpit_config import make_config
 from tests.support.replay import ReplayProbe
@@ -27,7 +32,22 @@ def cockpit(tmp_path: Path, *, incident: bool):
     fixed = [skipped("supabase_backups", "no [environments.*.supabase] project_ref"),
              skipped("secrets", "[probes.secrets] reference and candidate unset")]
     runner = ProbeRunner(probes, fixed=fixed)
-    return make_app(config, runner, clock=lambda: screens_data.AT + 65)
+    clock = lambda: screens_data.AT + 65  # noqa: E731
+    # The team's runbook, a session some way in: journaled at a fixed time.
+    journal = FileJournal(tmp_path / "journal",
+                          clock=lambda: datetime.fromtimestamp(screens_data.AT, UTC))
+    info = journal.files.create("test", "alice")
+    for step in ("pre-flight/ci-green", "pre-flight/on-call-aware"):
+        journal.files.append(info.id, NewEvent("step_confirmed", "alice", {"step": step}))
+    journal.files.append(info.id, NewEvent("step_overridden", "alice", {
+        "step": "pre-flight/staging-soak", "reason": "hotfix: staging skipped, agreed"}))
+    events = [event.record() for event in journal.files.read(info.id).events]
+    session = Session(SessionContext(config, operator="alice", journal=journal,
+                                     session_id=info.id, clock=clock,
+                                     runbook=load_runbook(None)), runner, events)
+    checklist = Checklist(session, variables={}, base_dir=tmp_path,
+                          release_log=tmp_path / "release-log.toml")
+    return make_app(config, session=session, checklist=checklist)
 
 
 async def readings_shown(pilot) -> None:
