@@ -209,7 +209,7 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         environment=validated[chosen],
         environment_names=names,
         probes=file.probes,
-        operator=file.cockpit.operator or environ.get("USER") or "operator",
+        operator=file.cockpit.operator or environ.get("USER") or _login_name(),
         theme=file.cockpit.theme,
         history=file.cockpit.history,
         redactor=redactor,
@@ -264,6 +264,15 @@ class _Resolver:
         elif password := url_password(value):
             self.secrets.add(password)
         return value
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database (a container)
+        return "operator"
 
 
 def _written_credentials(value: Any, depth: int = 0) -> list[str]:
