@@ -25,6 +25,7 @@ from ppcockpit.config_model import (
     Seconds,
     dec_hook,
 )
+from ppcockpit.rollback_plan import RollbackPlan
 from ppcockpit.secrets import Redactor, looks_secret, url_password
 from ppcockpit.text import escape_controls
 from ppcockpit.toml_document import (
@@ -70,6 +71,7 @@ class Config:
     history: int
     redactor: Redactor = field(default_factory=Redactor)
     cockpit: CockpitSection = field(default_factory=CockpitSection)
+    rollback: RollbackPlan | None = None  # cockpit.toml's [rollback], when it has one
     # The --env-file's variables under the process environment's: commands run with them.
     variables: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Validates another environment with its own ${VAR}s (a runbook step may watch staging).
@@ -214,6 +216,7 @@ def _load(document: Document, env_name: str | None, resolver: _Resolver,
         history=file.cockpit.history,
         redactor=redactor,
         cockpit=file.cockpit,
+        rollback=file.rollback,
         variables=resolver.lookup,
         _other_environment=other_environment,
     )

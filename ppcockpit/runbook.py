@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ppcockpit.config_model import Seconds, Strict, dec_hook
+from ppcockpit.config_types import Seconds, Strict, dec_hook
 from ppcockpit.model import Status
+from ppcockpit.rollback_plan import RollbackPlan
 from ppcockpit.text import escape_controls
 from ppcockpit.toml_document import ConfigError, Document, convert, dotted, read_toml
 
@@ -143,6 +144,7 @@ def _repeated(ids: list[str]) -> str | None:
 class Runbook(Strict, kw_only=True):
     title: str = "Runbook"
     phases: Annotated[list[Phase], Meta(min_length=1)]
+    rollback: RollbackPlan | None = None  # section 6: the plan `R` runs
     path: str = ""  # where it was read from (not a key of the file)
 
     def __post_init__(self) -> None:
@@ -168,6 +170,7 @@ class Runbook(Strict, kw_only=True):
 class _RunbookFile(Strict, kw_only=True):
     title: str = "Runbook"
     phases: Annotated[list[Phase], Meta(min_length=1)]
+    rollback: RollbackPlan | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -182,7 +185,8 @@ def load_runbook(path: Path | None) -> Runbook:
     document = read_toml(path or BUILT_IN, "runbook file")
     _refuse_repeated_ids(document)
     parsed = convert(document, document.data, _RunbookFile, dec_hook=dec_hook)
-    return Runbook(title=parsed.title, phases=parsed.phases, path=str(document.path))
+    return Runbook(title=parsed.title, phases=parsed.phases, rollback=parsed.rollback,
+                   path=str(document.path))
 
 
 def _refuse_repeated_ids(document: Document) -> None:
