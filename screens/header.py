@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ppcockpit.durations import format_duration
 from ppcockpit.model import Decision, Snapshot
 
 VERDICT_GLYPHS = {Decision.GO: "● GO", Decision.NO_GO: "✖ NO-GO", Decision.WAITING: "… WAITING"}
@@ -57,8 +58,23 @@ class CockpitHeader(Widget):
         text.append(f" · {clock}")
         if snap is not None:
             text.append(f" · {snap.operator}")
+            live = _live(snap)
+            if live:
+                text.append(f" · {live}")
             if snap.verdict.reasons and snap.verdict.decision is Decision.NO_GO:
                 count = len(snap.verdict.reasons)
                 text.append(f" · {count} reason{'s' if count > 1 else ''}: ")
                 text.append(snap.verdict.reasons[0])
         return text
+
+
+def _live(snapshot: Snapshot) -> str:
+    """`live: 3f1c9a2 · 2h`: which build serves the environment, and for how long."""
+    reading = snapshot.readings.get("deployments")
+    if reading is None or reading.status.value in ("skipped", "unknown"):
+        return ""
+    sha, age = reading.details.get("sha"), reading.details.get("age_s")
+    if not isinstance(sha, str) or not sha:
+        return ""
+    since = f" · {format_duration(age)}" if isinstance(age, int | float) else ""
+    return f"live: {sha[:7]}{since}"
