@@ -50,15 +50,20 @@ COCKPIT = READY + """
 import sys
 from pathlib import Path
 from ppcockpit.app import make_app
-from ppcockpit.cli import build_runner
+from ppcockpit.cli import GlobalFlags, build_session
 from ppcockpit.config import load_config
 
 config = load_config(Path(sys.argv[1]))
-make_app(config, build_runner(config)).run(headless=True, size=(160, 48), auto_pilot=ready)
+assembled = build_session(config, GlobalFlags())  # the runbook, the journal: as `ppcockpit`
+make_app(config, session=assembled.session, checklist=assembled.checklist,
+         notes=assembled.notes).run(headless=True, size=(160, 48), auto_pilot=ready)
 """
 
 # Nothing listens on port 9: probes fail fast and the frame does not wait for any network.
 CONFIG = """
+[cockpit]
+journal_dir = "journal"
+
 [environments.bench]
 base_url = "http://127.0.0.1:9"
 redis_url = "redis://127.0.0.1:9/0"
