@@ -264,9 +264,21 @@ async def run_check(config: Config, *, as_json_output: bool = False,
     if as_json_output:
         text = as_json(config.environment_name, verdict, readings, redact=config.redactor.data)
     else:
-        text = config.redactor(as_table(config.environment_name, verdict, readings))
+        text = config.redactor(as_table(config.environment_name, verdict, readings,
+                                        width=_terminal_width()))
     print_out(text)
     return EXIT_GO if verdict.go else EXIT_NO_GO
+
+
+def _terminal_width() -> int | None:
+    """The width to fit `check`'s table to: the terminal's ($COLUMNS wins), or None when
+    stdout is not a terminal (never cut what goes to a log or a pipe)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if not sys.stdout.isatty():
+        return None
+    return os.get_terminal_size(sys.stdout.fileno()).columns
 
 
 def print_out(text: str) -> None:

@@ -213,6 +213,8 @@ class Decision(StrEnum):
 class Verdict:
     decision: Decision
     reasons: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # degraded: shown, not blocking
+    not_configured: tuple[str, ...] = ()  # probes with nothing to watch
 
     @property
     def go(self) -> bool:

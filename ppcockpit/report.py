@@ -42,22 +42,32 @@ def _probe_json(reading: Reading) -> dict[str, Any]:
 
 
 def as_table(environment: str, verdict: Verdict, readings: list[Reading],
-             width: int = 100) -> str:
+             width: int | None = None) -> str:
+    """The table `check` prints. Summaries use the width there is; with `width` None (not
+    a terminal: a CI log, a pipe) they are never cut."""
     name_width = max([len(r.probe) for r in readings] + [5])
     lines = [f"ppcockpit check · {environment}", ""]
     for reading in readings:
         latency = "" if reading.latency_ms is None else f"{reading.latency_ms:>7.0f}ms"
         head = f"{reading.status.glyph} {reading.probe:<{name_width}}  {reading.status.label:<14}"
-        room = max(20, width - len(head) - 12)
-        summary = reading.summary if len(reading.summary) <= room else (
-            reading.summary[: room - 1] + "…")
+        summary = reading.summary
+        if width is not None:
+            room = max(20, width - len(head) - 11)
+            summary = summary if len(summary) <= room else summary[: room - 1] + "…"
         lines.append(f"{head}{latency:>9}  {summary}")
         if reading.request_id and reading.failure.value != "none":
             lines.append(f"  {'':<{name_width}}  request id {reading.request_id}")
     lines.append("")
     if verdict.go:
-        lines.append("GO: nothing unavailable, no threshold breached")
+        warned = len(verdict.warnings)
+        lines.append("GO: nothing unavailable, no threshold breached"
+                     + (f", {warned} warning{'s' if warned > 1 else ''}:" if warned else ""))
+        lines.extend(f"  ▲ {warning}" for warning in verdict.warnings)
     else:
         lines.append("NO-GO:")
         lines.extend(f"  ✖ {reason}" for reason in verdict.reasons)
+    if verdict.not_configured:
+        count = len(verdict.not_configured)
+        lines.append(f"{count} of {len(readings)} probe{'s' if count > 1 else ''} not "
+                     f"configured (not checked): {', '.join(verdict.not_configured)}")
     return "\n".join(lines)

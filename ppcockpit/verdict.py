@@ -19,16 +19,22 @@ def decide(readings: Iterable[Reading], expected: Iterable[str] = ()) -> Verdict
     by_name = {r.probe: r for r in readings}
     missing = [name for name in expected if name not in by_name]
     reasons: list[str] = []
+    warnings: list[str] = []
     for reading in by_name.values():
         if reading.status is Status.UNAVAILABLE:
             reasons.append(f"{reading.probe}: {reading.summary}")
         elif reading.status is Status.UNKNOWN:
             reasons.append(f"{reading.probe}: cannot verify: {reading.summary}")
+        elif reading.status is Status.DEGRADED:
+            warnings.append(f"{reading.probe}: {reading.summary}")
+    skipped = tuple(r.probe for r in by_name.values() if r.status is Status.SKIPPED)
+    found = {"warnings": tuple(warnings), "not_configured": skipped}
     if reasons:
-        return Verdict(Decision.NO_GO, tuple(reasons))
+        return Verdict(Decision.NO_GO, tuple(reasons), **found)
     if missing:
-        return Verdict(Decision.WAITING, tuple(f"{name}: no reading yet" for name in missing))
-    if all(reading.status is Status.SKIPPED for reading in by_name.values()):
+        return Verdict(Decision.WAITING, tuple(f"{name}: no reading yet" for name in missing),
+                       **found)
+    if len(skipped) == len(by_name):
         # A GO from no evidence at all would read like a GO from all of it.
-        return Verdict(Decision.NO_GO, (NOTHING_CHECKED,))
-    return Verdict(Decision.GO, ())
+        return Verdict(Decision.NO_GO, (NOTHING_CHECKED,), **found)
+    return Verdict(Decision.GO, (), **found)

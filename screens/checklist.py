@@ -19,7 +19,7 @@ from screens.format import retitle
 from screens.table_sync import FittedTable
 from screens.text_block import TextBlock
 
-COLUMNS = (("state", 13), ("step", None))
+COLUMNS = (("state", 14), ("step", None))
 STATE_CLASSES = {f"step--{state.value}" for state in StepState} | {
     "phase--done", "phase--open", "phase--locked", "checklist--muted"}
 OUTPUT_LINES = 8  # of a command's output in the detail pane
@@ -130,7 +130,7 @@ class ChecklistPanel(Vertical):
 
     def _step_cells(self, step: StepView) -> tuple[Text, Text]:
         style = self._style(f"step--{step.state.value}")
-        state = Text(f"  {step.state.glyph} {step.state.value}", style=style)
+        state = Text(f" {step.state.glyph} {step.state.value}", style=style)
         title = Text(f"  {step.title}")
         if step.state is StepState.OVERRIDDEN and step.reason:
             title.append(f" · {step.reason}", style=style)

@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ppcockpit.durations import format_duration
-from ppcockpit.model import Decision, Snapshot
+from ppcockpit.model import Decision, Snapshot, Verdict
 
 VERDICT_GLYPHS = {Decision.GO: "● GO", Decision.NO_GO: "✖ NO-GO", Decision.WAITING: "… WAITING"}
 
@@ -41,31 +41,51 @@ class CockpitHeader(Widget):
         self.now = now - now % 60
 
     def render(self) -> Text:
-        """Most important first, so a narrow terminal cuts only what matters least:
-        the rehearsal badge (never to be missed), the verdict, where, when, who, why."""
+        """Most important first, at every width: the rehearsal badge (never to be missed),
+        the verdict and its first reason (cut with "…" only at the end of what fits), then
+        where, when, who and what is live as far as they fit."""
         snap = self.snapshot
+        width = max(20, self.size.width or 80)
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.rehearsal:
-            text.append(f" REHEARSAL · {self.rehearsal} ",
-                        style=self.get_component_rich_style("header--rehearsal"))
+            badge = f" REHEARSAL · {self.rehearsal} " if width >= 120 else " REHEARSAL "
+            text.append(badge, style=self.get_component_rich_style("header--rehearsal"))
             text.append(" ")
-        if snap is not None:
-            decision = snap.verdict.decision
-            style = self.get_component_rich_style(f"header--{decision.value}")
-            text.append(f" {VERDICT_GLYPHS[decision]} ", style=style)
-            text.append(f" {snap.environment}")
+        if snap is None:
+            return text
+        verdict = snap.verdict
+        style = self.get_component_rich_style(f"header--{verdict.decision.value}")
+        text.append(f" {VERDICT_GLYPHS[verdict.decision]} ", style=style)
+        why = _why(verdict)
         clock = datetime.fromtimestamp(self.now or self.clock()).strftime("%H:%M")
-        text.append(f" · {clock}")
-        if snap is not None:
-            text.append(f" · {snap.operator}")
-            live = _live(snap)
-            if live:
-                text.append(f" · {live}")
-            if snap.verdict.reasons and snap.verdict.decision is Decision.NO_GO:
-                count = len(snap.verdict.reasons)
-                text.append(f" · {count} reason{'s' if count > 1 else ''}: ")
-                text.append(snap.verdict.reasons[0])
+        context = [snap.environment, clock, snap.operator, _live(snap)]
+        tail = " · ".join(part for part in context if part)
+        room = width - text.cell_len
+        if why and verdict.decision is not Decision.GO:
+            # The reason first: what is wrong matters more than where and when.
+            shown = f" {why}"
+            if len(shown) + len(tail) + 3 <= room:
+                shown += f" · {tail}"
+            text.append(shown[:room - 1] + "…" if len(shown) > room else shown)
+            return text
+        text.append(f" {tail}")
+        if why:  # GO with warnings: said after the context
+            text.append(f" · {why}")
+        text.truncate(width, overflow="ellipsis")
         return text
+
+
+def _why(verdict: Verdict) -> str:
+    """The first reason of a NO-GO (with how many there are), or how many warnings a GO
+    carries: a GO that hides a warning would mislead."""
+    if verdict.decision is Decision.GO:
+        count = len(verdict.warnings)
+        return f"{count} warning{'s' if count > 1 else ''}" if count else ""
+    if not verdict.reasons:
+        return ""
+    count = len(verdict.reasons)
+    more = f" (+{count - 1} more: v)" if count > 1 else ""
+    return f"{verdict.reasons[0]}{more}"
 
 
 def _live(snapshot: Snapshot) -> str:
