@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from types import MappingProxyType
 from typing import Literal
 
@@ -26,8 +27,15 @@ RATE_WINDOW = 5.0  # seconds behind lines/s
 ERROR_WINDOW = 60  # seconds behind errors/min
 MAX_SEARCH_PATTERN = 500
 MAX_SPANS = 64  # highlighted matches per line
+MAX_EXTRA_DEPTH = 6  # nested fields deeper than this show as {…}
 
 NO_EXTRAS: Mapping[str, object] = MappingProxyType({})
+CUT_MARKER = re.compile(r" …\[cut at [\d,]+ bytes\]$")
+
+
+def cut_marker(max_line_bytes: int) -> str:
+    """What ends a line that was longer than the cap (and was cut there)."""
+    return f" …[cut at {max_line_bytes:,} bytes]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +67,31 @@ def extra_items(line: LogLine, limit: int = 40, width: int = 200) -> list[tuple[
     """The fields not shown in columns, flattened with dotted keys: `metadata.latencyMs`."""
     items: list[tuple[str, str]] = []
 
-    def walk(prefix: str, value: object) -> None:
+    def walk(prefix: str, value: object, depth: int) -> None:
         if len(items) >= limit:
             return
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and depth < MAX_EXTRA_DEPTH:
             for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+                walk(f"{prefix}.{key}" if prefix else str(key), inner, depth + 1)
             return
-        text = _short(value, width)
-        items.append((prefix, text))
+        items.append((prefix, _short(value, width)))
 
-    walk("", line.extras)
+    for key, value in line.extras.items():
+        walk(str(key), value, 1)
     return items
 
 
-def _short(value: object, width: int) -> str:
+def _short(value: object, width: int, depth: int = 0) -> str:
     if value is None:
         text = "null"
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, list | tuple):
-        text = "[" + ", ".join(_short(v, width) for v in value[:20]) + "]"
+        inner = [_short(v, width, depth + 1) for v in value[:20]] if depth < MAX_EXTRA_DEPTH \
+            else ["…"]
+        text = "[" + ", ".join(inner) + "]"
+    elif isinstance(value, Mapping):
+        text = "{…}" if value else "{}"
     else:
         text = str(value)
     text = " ".join(text.split())
@@ -198,7 +210,7 @@ class LogBuffer:
         if not lines or seq >= lines[-1].seq:
             return []
         count = min(len(lines), lines[-1].seq - seq)
-        newest = [lines[-1 - i] for i in range(count)]  # deque indexing is cheap at the ends
+        newest = list(islice(reversed(lines), count))
         newest.reverse()
         return newest
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ppcockpit.logs import Level, LogBuffer, LogLine
+from ppcockpit.logs import Level, LogBuffer, LogLine, cut_marker
 from ppcockpit.text import strip_controls
 
 _json_decode = json.JSONDecoder().decode
@@ -46,10 +46,6 @@ _LEVELS: dict[str, Level] = {
 }
 _UNSAFE_AFTER_STRIP = re.compile("[\t\n\u2028\u2029\ud800-\udfff]")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ](\d\d:\d\d:\d\d)(\.\d{1,3})?")
-
-
-def cut_marker(max_line_bytes: int) -> str:
-    return f" …[cut at {max_line_bytes:,} bytes]"
 
 
 def identity(text: str) -> str:
