@@ -63,8 +63,12 @@ class LogLine:
         return LEVEL_RANK[self.level] if self.level else UNLEVELLED_RANK
 
 
+COLUMN_FIELDS = frozenset({"level", "message", "route", "method", "requestId"})
+
+
 def extra_items(line: LogLine, limit: int = 40, width: int = 200) -> list[tuple[str, str]]:
-    """The fields not shown in columns, flattened with dotted keys: `metadata.latencyMs`."""
+    """The fields not shown in columns, flattened with dotted keys: `metadata.latencyMs`
+    (the full `timestamp` included: the column shows only the time of day)."""
     items: list[tuple[str, str]] = []
 
     def walk(prefix: str, value: object, depth: int) -> None:
@@ -77,7 +81,8 @@ def extra_items(line: LogLine, limit: int = 40, width: int = 200) -> list[tuple[
         items.append((prefix, _short(value, width)))
 
     for key, value in line.extras.items():
-        walk(str(key), value, 1)
+        if not (line.is_json and key in COLUMN_FIELDS):
+            walk(str(key), value, 1)
     return items
 
 

@@ -12,7 +12,16 @@ from typing import Any
 from ppcockpit.logs import Level, LogBuffer, LogLine, cut_marker
 from ppcockpit.text import strip_controls
 
-_json_decode = json.JSONDecoder().decode
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _json_decode(text: str) -> Any:
+    value, end = _raw_decode(text)  # the text starts and ends with a brace: no whitespace
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
 try:  # msgspec decodes the app's lines about twice as fast; the stdlib does the same job
     import msgspec
 
@@ -34,6 +43,7 @@ def _decode(text: str) -> Any:
 
 
 DEFAULT_MAX_LINE_BYTES = 16 * 1024
+SECRET_PREFIX = 4  # the Redactor's shortest secret
 PREFIX_LIMIT = 160  # `kubectl logs --timestamps` and `fly logs` put a prefix before the JSON
 MAX_DEPTH = 32  # JSON nested deeper is shown raw
 
@@ -92,9 +102,39 @@ class LineParser:
         self.redact = redact
         self.max_line_bytes = max_line_bytes
         self.marker = cut_marker(max_line_bytes)
+        self._prefixes: tuple[str, ...] | None = None  # None: redact every line
+        self._escapes: tuple[str, ...] | None = None
 
     def parse(self, raw: bytes | str, seq: int = 0, received_at: float = 0.0) -> LogLine:
         """Never raises: a line the parser cannot read is shown as raw text."""
+        self._refresh_prefixes()
+        return self._parse(raw, seq, received_at)
+
+    def parse_into(self, raws: Sequence[bytes | str], buffer: LogBuffer,
+                   now: float | None = None) -> None:
+        """Parse a batch and append it to `buffer`, numbered in arrival order."""
+        if not raws:
+            return
+        self._refresh_prefixes()
+        now = buffer.clock() if now is None else now
+        parse = self._parse
+        first = buffer.allocate(len(raws))
+        buffer.extend([parse(raw, first + i, now) for i, raw in enumerate(raws)], now)
+
+    def _refresh_prefixes(self) -> None:
+        """The first characters of every secret the redactor knows (read again for each
+        batch, so values added later count): a line holding none of them holds no secret,
+        and skips the redactor's regex, a third of the cost of a line."""
+        values = getattr(self.redact, "values", None)
+        if values is None:
+            self._prefixes = self._escapes = None
+            return
+        self._prefixes = tuple({value[:SECRET_PREFIX] for value in values})
+        # JSON escapes that could spell a character of some secret (\\uXXXX always could)
+        self._escapes = ("\\u", *(f"\\{char}" for char in '"\\/'
+                                   if any(char in value for value in values)))
+
+    def _parse(self, raw: bytes | str, seq: int, received_at: float) -> LogLine:
         text, cut = self._text(raw)
         shown = text + self.marker if cut else text
         if not cut and (text.startswith("{") or " {" in text[:PREFIX_LIMIT]):
@@ -106,16 +146,6 @@ class LineParser:
                 return line
             return LogLine(seq, received_at, shown, level=_level_of(text), cut=cut)
         return LogLine(seq, received_at, shown, cut=cut)
-
-    def parse_into(self, raws: Sequence[bytes | str], buffer: LogBuffer,
-                   now: float | None = None) -> None:
-        """Parse a batch and append it to `buffer`, numbered in arrival order."""
-        if not raws:
-            return
-        now = buffer.clock() if now is None else now
-        parse = self.parse
-        first = buffer.allocate(len(raws))
-        buffer.extend([parse(raw, first + i, now) for i, raw in enumerate(raws)], now)
 
     # --- text ------------------------------------------------------------------------------
 
@@ -129,10 +159,28 @@ class LineParser:
         text = clean(raw.decode("utf-8", "replace"))
         if cut:
             text = self._drop_partial_secret(text)
-        text = self.redact(text)
+        prefixes = self._prefixes
+        if prefixes is None:
+            text = self.redact(text)
+        else:
+            for prefix in prefixes:
+                if prefix in text:
+                    text = self.redact(text)
+                    break
         if len(text) > cap:  # a fingerprint is longer than a short secret
             text, cut = text[:cap], True
         return text, cut
+
+    def _may_hide_secret(self, body: str) -> bool:
+        """Whether the JSON's escapes could spell a secret the raw text did not show: any
+        \\u escape; `\\"`, `\\\\` or `\\/` only when some secret holds that character (a
+        redactor that does not list its values: any escape at all)."""
+        if self.redact is identity:
+            return False
+        escapes = self._escapes
+        if escapes is None:
+            return True
+        return any(escape in body for escape in escapes)
 
     def _drop_partial_secret(self, text: str) -> str:
         """A cut can fall inside a secret: its first characters must not stay on the line."""
@@ -160,76 +208,93 @@ class LineParser:
             return None
         raw = text
         if "\\" in body:
-            # Escapes can hide control characters and secrets from the checks made on the
-            # raw text: clean and redact every decoded string (and key) instead.
-            record, redacted = _clean_tree(record, self.redact, 0)
-            if redacted:  # the raw text still holds the secret in escaped form
+            # Escapes can hide control characters, and some escapes secrets, from the
+            # checks made on the raw text: clean (and then redact) the decoded strings.
+            redact = self.redact if self._may_hide_secret(body) else None
+            if _clean_tree(record, redact, 0):  # the raw text holds it in escaped form
                 raw = (prefix + " " if prefix else "") + json.dumps(
                     record, ensure_ascii=False, separators=(",", ":"))
         return self._columns(record, raw, prefix, seq, received_at)
 
     def _columns(self, record: dict[str, Any], raw: str, prefix: str, seq: int,
                  received_at: float) -> LogLine:
-        pop = record.pop
-        level, message, timestamp = pop("level", None), pop("message", None), pop(
-            "timestamp", None)
-        route, method, request_id = pop("route", None), pop("method", None), pop(
-            "requestId", None)
-        if not isinstance(level, str) or not isinstance(message, str):
+        get = record.get  # the columns stay in the record: extra_items() skips them
+        level, message = get("level"), get("message")
+        if type(level) is not str or type(message) is not str:
             raise _Unexpected
         normal = _LEVELS.get(level) or _LEVELS.get(level.lower())
         if normal is None:
             raise _Unexpected
-        for value in (timestamp, route, method, request_id):
-            if value is not None and not isinstance(value, str):
-                raise _Unexpected
+        timestamp, route, method, request_id = (get("timestamp"), get("route"), get("method"),
+                                                get("requestId"))
+        if ((timestamp is not None and type(timestamp) is not str)
+                or (route is not None and type(route) is not str)
+                or (method is not None and type(method) is not str)
+                or (request_id is not None and type(request_id) is not str)):
+            raise _Unexpected
         provider = None
-        metadata = record.get("metadata")
+        metadata = get("metadata")
         if metadata is not None:
-            if not isinstance(metadata, dict):
+            if type(metadata) is not dict:
                 raise _Unexpected
             provider = metadata.get("providerId")
-            if provider is not None and not isinstance(provider, str):
+            if provider is not None and type(provider) is not str:
                 raise _Unexpected
-        if prefix:
-            record["prefix"] = prefix
-        if timestamp is not None:
-            record["timestamp"] = timestamp  # the full stamp, shown with the other fields
         if timestamp:
             time_text = short_time(timestamp)
-        else:
+        elif prefix:
             stamp = _ISO_TIME.match(prefix)
             time_text = stamp.group(1) + (stamp.group(2) or "") if stamp else ""
+        else:
+            time_text = ""
+        if prefix:
+            record["prefix"] = prefix
         return LogLine(seq, received_at, raw, time_text, normal, route or "", method or "",
                        provider or "", message, request_id or "", record, True)
 
 
-def _clean_tree(value: Any, redact: Callable[[str], str], depth: int) -> tuple[Any, bool]:
-    """The decoded value with every string cleaned and redacted; whether redaction hit."""
+def _clean_tree(node: dict[str, Any] | list[Any], redact: Callable[[str], str] | None,
+                depth: int) -> bool:
+    """Clean (and redact, when `redact` is given) every string in the decoded JSON, in
+    place; whether redaction replaced anything."""
     if depth > MAX_DEPTH:
         raise _Unexpected
-    if isinstance(value, str):
-        cleaned = clean(value)
-        redacted = redact(cleaned)
-        return redacted, redacted != cleaned
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        hit = False
-        for key, inner in value.items():
-            new_key, key_hit = _clean_tree(key, redact, depth + 1)
-            new_value, value_hit = _clean_tree(inner, redact, depth + 1)
-            out[new_key] = new_value
-            hit = hit or key_hit or value_hit
-        return out, hit
-    if isinstance(value, list):
-        items = []
-        hit = False
-        for inner in value:
-            new_value, value_hit = _clean_tree(inner, redact, depth + 1)
-            items.append(new_value)
-            hit = hit or value_hit
-        return items, hit
-    return value, False
+    hit = False
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if type(value) is str:
+                new = value if value.isprintable() else clean(value)
+                if redact is not None:
+                    redacted = redact(new)
+                    hit = hit or redacted != new
+                    new = redacted
+                if new is not value:
+                    node[key] = new
+            elif isinstance(value, dict | list):
+                hit = _clean_tree(value, redact, depth + 1) or hit
+        if redact is not None or not all(key.isprintable() for key in node):
+            keys = list(node)
+            cleaned = [clean(key) for key in keys]
+            if redact is not None:
+                redacted = [redact(key) for key in cleaned]
+                hit = hit or redacted != cleaned
+                cleaned = redacted
+            if cleaned != keys:
+                values = list(node.values())
+                node.clear()
+                node.update(zip(cleaned, values, strict=True))
+    else:
+        for index, value in enumerate(node):
+            if type(value) is str:
+                new = value if value.isprintable() else clean(value)
+                if redact is not None:
+                    redacted = redact(new)
+                    hit = hit or redacted != new
+                    new = redacted
+                node[index] = new
+            elif isinstance(value, dict | list):
+                hit = _clean_tree(value, redact, depth + 1) or hit
+    return hit
 
 
 _LEVEL_FIELD = re.compile(r'"level"\s*:\s*"([A-Za-z]{3,11})"')

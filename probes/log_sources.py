@@ -300,6 +300,7 @@ async def supervise(source: LogSource, on_lines: Callable[[Sequence[bytes]], Non
     `on_state`. A flood never starves the event loop: it yields after every batch."""
     backoff = backoff or Backoff()
     description = redact(one_line(source.description, 300))
+    where = description.split(": ", 1)[0] + ": "  # "ssh deploy@web1:22: "
     down_since: float | None = None
     reason = ""
     while True:
@@ -321,6 +322,8 @@ async def supervise(source: LogSource, on_lines: Callable[[Sequence[bytes]], Non
             reason = str(exc) if isinstance(exc, SourceEnded | SshError) else \
                 f"{type(exc).__name__}: {exc}"
         reason = redact(one_line(reason, 300))
+        if reason.startswith(where) and len(reason) > len(where):
+            reason = reason[len(where):]  # the state line names the source already
         now = clock()
         if started is not None and now - started >= stable_after:
             backoff.reset()

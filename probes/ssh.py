@@ -199,6 +199,8 @@ def _reason(exc: BaseException, target: SshTarget) -> str:
         return f"file not found: {one_line(exc.filename or exc, 160)}"
     if isinstance(exc, PermissionError):
         return f"permission denied reading {one_line(exc.filename or exc, 160)}"
+    if isinstance(exc, asyncssh.ConnectionLost | BrokenPipeError | ConnectionResetError):
+        return "connection lost"
     if isinstance(exc, asyncssh.DisconnectError):
         return f"disconnected: {one_line(exc.reason, 160)}"
     if isinstance(exc, OSError):

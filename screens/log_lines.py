@@ -253,6 +253,14 @@ class LogLinesView(ScrollView, can_focus=True):
             self._scroll_to_line(index)
         self.post_message(self.CursorMoved(self.cursor_line))
 
+    def scroll_to_cursor(self) -> None:
+        """The selected line in sight (the newest when none is selected)."""
+        index = self.cursor_index
+        if index is None:
+            self.scroll_to_end()
+        else:
+            self._scroll_to_line(index)
+
     def _scroll_to_line(self, index: int) -> None:
         top = self._row_of(index)
         height = self.scrollable_content_region.height or 1

@@ -38,6 +38,8 @@ from screens.format import retitle
 from screens.log_lines import LogLinesView
 
 BATCH_SECONDS = 0.1
+FLOOD_LINES = 1000  # new lines in one batch from which the next batch waits longer
+FLOOD_SLOWDOWN = 2.5
 
 
 class _BufferChanged(Message, bubble=False):
@@ -110,6 +112,7 @@ class LogTailPanel(Vertical):
         self.filter = LogFilter()
         self._search_text = ""
         self._notified = False
+        self._flooding = False
         self._pull_timer = None
         self._last_seq = 0
         self._unsubscribe: Callable[[], None] | None = None
@@ -153,7 +156,10 @@ class LogTailPanel(Vertical):
         if self._pull_timer is not None:
             return
         if self.batch_seconds > 0:
-            self._pull_timer = self.set_timer(self.batch_seconds, self._pull)
+            # A flood is redrawn less often: nobody reads 5,000 lines a tenth of a second,
+            # and the time goes to the keys instead.
+            delay = self.batch_seconds * (FLOOD_SLOWDOWN if self._flooding else 1)
+            self._pull_timer = self.set_timer(delay, self._pull)
         else:  # tests: apply at once
             self._pull_timer = True
             self.call_later(self._pull)
@@ -165,6 +171,7 @@ class LogTailPanel(Vertical):
         if not buffer.paused:
             view = self.view
             new = buffer.since(self._last_seq)
+            self._flooding = len(new) >= FLOOD_LINES
             self._last_seq = buffer.next_seq - 1
             view.extend(filter_lines(new, self.filter))
             view.trim_before(buffer.first_seq)
@@ -183,6 +190,8 @@ class LogTailPanel(Vertical):
         view = self.view
         view.stick_to_end = self.following
         view.replace(filter_lines(lines, self.filter))
+        if not self.following:  # paused: keep the selected line in sight, or the newest
+            view.scroll_to_cursor()
         self._show_title()
         self._show_detail(view.cursor_line)
 
@@ -251,7 +260,7 @@ class LogTailPanel(Vertical):
         width = max(20, detail.content_region.width or self.size.width - 4)
         if len(fields) > 2 * width:  # at most two rows of fields, then the keys
             fields = fields[: 2 * width - 1] + "…"
-        rows = [fields[:width], fields[width:]] if fields else []
+        rows = [fields[:width], fields[width:].lstrip()] if fields else []
         detail.update(Text("\n".join([*filter(None, rows), keys]), no_wrap=True,
                            overflow="ellipsis"))
 

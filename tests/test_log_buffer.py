@@ -183,3 +183,11 @@ def test_saving_into_an_unwritable_place_is_an_oserror(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(OSError):
         save_log_lines(blocker / "sub", ["x"], environment="p", at=datetime.now(UTC))
+
+
+def test_the_log_tail_modules_leave_asyncssh_and_textual_for_later() -> None:
+    from tests.test_import_hygiene import modules_after
+
+    loaded = modules_after("import ppcockpit.logs, ppcockpit.log_save, probes.log_parse, "
+                           "probes.log_sources, probes.log_tail, probes.ssh")
+    assert not [name for name in loaded if name.split(".")[0] in ("asyncssh", "textual")]

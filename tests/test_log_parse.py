@@ -182,3 +182,23 @@ def test_any_line_parses_safely(raw: bytes | str, cap: int) -> None:
         assert SECRET not in text
     assert len(line.raw) <= cap + len(cut_marker(cap))
     assert line.cut == line.raw.endswith(cut_marker(cap))
+
+
+def test_msgspec_and_the_stdlib_read_lines_alike(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from probes import log_parse
+
+    lines = [json.dumps(APP), json.dumps({**APP, "x": float("nan")}), '{"level":"info",'
+             '"message":"\\ud800 lone"}', '{"level":"info","message":"m","n":' + "9" * 30 + "}",
+             '{"level":"info","message":"m"} trailing', "{}", "[1]", '{"a":1,"a":2}',
+             "2026-11-28T10:00:01Z " + json.dumps(APP)]
+
+    def parsed() -> list[tuple[object, ...]]:
+        parser = LineParser(redact=REDACT)
+        return [(line.raw, line.is_json, line.level, line.message, dict(extra_items(line)))
+                for line in (parser.parse(text) for text in lines)]
+
+    with_default = parsed()
+    monkeypatch.setattr(log_parse, "_fast_decode", None)
+    assert parsed() == with_default
+    assert [row[1] for row in with_default] == [True, True, True, True, False, False, False,
+                                                False, True]

@@ -132,6 +132,23 @@ async def test_connection_refused_and_timeouts_are_one_line_reasons(tmp_path: Pa
     with pytest.raises(SshError, match="connection refused"):
         await run_remote(SshTarget("127.0.0.1", 1, known_hosts=str(known)), "true")
 
+    silent = asyncio.Event()
+
+    async def never_speaks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await silent.wait()  # accepts the TCP connection, never says a word of SSH
+        writer.close()
+
+    server = await asyncio.start_server(never_speaks, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(SshError) as hung:
+            await run_remote(SshTarget("127.0.0.1", port, known_hosts=str(known),
+                                       connect_timeout=0.3), "true")
+    finally:
+        silent.set()
+        server.close()
+    assert str(hung.value) == f"ssh 127.0.0.1:{port}: no answer within 0.3s"
+
 
 async def test_run_remote_returns_the_status_and_the_tail_of_the_output(
         ssh_server: SshServer) -> None:
@@ -163,7 +180,7 @@ async def test_ssh_source_restarts_after_the_server_drops_it_and_says_so(
         received = buffer.received
         ssh_server.drop_connections()
         down = await asyncio.wait_for(_next_phase(states, "down"), 10)
-        assert down.reason.startswith(f"ssh deploy@127.0.0.1:{ssh_server.port}")
+        assert down.reason == "connection lost"
         assert down.since is not None and down.retry_at is not None
         await asyncio.wait_for(_next_phase(states, "streaming"), 10)
         got_lines.clear()
@@ -188,11 +205,12 @@ async def test_a_refused_host_key_keeps_the_source_down_with_the_fingerprint(
     states: asyncio.Queue[SourceState] = asyncio.Queue()
     task = asyncio.create_task(supervise(SshSource(target(ssh_server), "forever"),
                                          lambda lines: None, states.put_nowait,
-                                         backoff=Backoff(5, 5)))
+                                         backoff=Backoff(5, 5, jitter=0)))
     try:
         down = await asyncio.wait_for(_next_phase(states, "down"), 10)
     finally:
         task.cancel()
     assert ssh_server.fingerprint() in down.reason
+    assert down.reason.startswith(f"the host key of [127.0.0.1]:{ssh_server.port} CHANGED")
     assert "down" in down.describe(down.since or 0) and "restarting in 5s" in \
         down.describe(down.since or 0)
