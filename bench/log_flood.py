@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gc
+import itertools
 import json
 import os
 import pty
@@ -106,6 +108,11 @@ def app(stats: Path, writer_command: str) -> None:
             self.query_one(LogLinesView).focus()
             self.tail.start()
             self.set_interval(0.25, self.dump)
+            probe = sys.modules.get(Path(os.environ.get("LOG_FLOOD_PROBE", "-")).stem)
+            if probe is not None:
+                probe.start()
+            if os.environ.get("LOG_FLOOD_GC_FREEZE"):
+                self.call_after_refresh(gc.freeze)
 
         def dump(self) -> None:
             buffer = self.buffer
@@ -118,6 +125,9 @@ def app(stats: Path, writer_command: str) -> None:
             self.dump()
             await self.tail.stop()
 
+    if os.environ.get("LOG_FLOOD_PROBE"):  # tuning aid: GC pauses, event-loop lag
+        sys.path.insert(0, os.path.dirname(os.environ["LOG_FLOOD_PROBE"]))
+        __import__(Path(os.environ["LOG_FLOOD_PROBE"]).stem)
     if os.environ.get("LOG_FLOOD_PROFILE"):  # where the app's time goes, for tuning
         import cProfile
 
@@ -168,7 +178,8 @@ class Terminal:
         return None
 
     def press(self, key: str, effect: str) -> float | None:
-        self.drain(0.0)
+        while self.read(0.0):  # everything the app wrote before the key: no stale match
+            pass
         start = time.monotonic()
         os.write(self.fd, key.encode())
         seen = ""
@@ -194,18 +205,24 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+_PRESSES = itertools.count()  # one cycle for the whole run: a key never repeats the last
+
+
 def measure_keys(term: Terminal, seconds: float, samples: list[float], missed: list[str]
                  ) -> None:
     end = time.monotonic() + seconds
-    index = 0
     while time.monotonic() < end:
-        key, effect = EFFECTS[index % len(EFFECTS)]
+        key, effect = EFFECTS[next(_PRESSES) % len(EFFECTS)]
+        pressed = time.monotonic()
         latency = term.press(key, effect)
         if latency is None:
             missed.append(key)
         else:
             samples.append(latency)
-        index += 1
+            if os.environ.get("LOG_FLOOD_PROBE"):
+                print(f"key {key} at {pressed:.3f}: {latency * 1000:.0f} ms", file=sys.stderr)
+    # (LOG_FLOOD_PROBE=path/to/module.py: the app imports it and calls its start(); a
+    # tuning aid for GC pauses and event-loop lag, not part of the measurement)
         term.drain(random.uniform(0.02, 0.06))  # off the panel's 100 ms batch rhythm
 
 

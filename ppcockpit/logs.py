@@ -185,7 +185,7 @@ class LogBuffer:
             raise ValueError("max_lines must be at least 1")
         self.max_lines = max_lines
         self.clock = clock
-        self._lines: deque[LogLine] = deque()
+        self._lines: deque[LogLine] = deque(maxlen=max_lines)  # the oldest fall off
         self.next_seq = 1
         self.received = 0  # lines from the source, ever
         self.dropped = 0  # lines pushed out of the buffer by newer ones
@@ -231,14 +231,15 @@ class LogBuffer:
         if not lines:
             return
         now = self.clock() if now is None else now
+        before = len(self._lines)
         self._lines.extend(lines)
+        self.dropped += before + len(lines) - len(self._lines)
         errors = sum(1 for line in lines if line.level == "error")
         self.received += len(lines)
         self.errors += errors
         self._rate.add(now, len(lines))
         self._error_rate.add(now, errors)
         self.next_seq = max(self.next_seq, lines[-1].seq + 1)
-        self._trim()
         self._changed()
 
     def allocate(self, count: int) -> int:
@@ -253,9 +254,10 @@ class LogBuffer:
         text = f"──── deploy marked {stamp:%H:%M:%S} UTC ────"
         line = LogLine(seq=self.allocate(1), received_at=self.clock(), raw=text, message=text,
                        time=f"{stamp:%H:%M:%S}", marker=True)
+        if len(self._lines) == self.max_lines:
+            self.dropped += 1
         self._lines.append(line)
         self.markers += 1
-        self._trim()
         self._changed()
         return line
 
@@ -263,14 +265,6 @@ class LogBuffer:
         if state != self.state:
             self.state = state
             self._changed()
-
-    def _trim(self) -> None:
-        excess = len(self._lines) - self.max_lines
-        if excess > 0:
-            popleft = self._lines.popleft
-            for _ in range(excess):
-                popleft()
-            self.dropped += excess
 
     # pausing: new lines keep arriving and are counted; the view stays where it is
     @property

@@ -160,7 +160,10 @@ async def ssh_connection(target: SshTarget) -> AsyncIterator[asyncssh.SSHClientC
 async def _refused(target: SshTarget, key: Any) -> HostKeyRefused:
     fingerprint = key.get_fingerprint("sha256") if key is not None else None
     key_type = key.get_algorithm() if key is not None else None
-    changed = await asyncio.to_thread(_host_is_known, target)
+    try:  # known_hosts is read again (and the name resolved) only to word the refusal
+        changed = await asyncio.wait_for(asyncio.to_thread(_host_is_known, target), 2.0)
+    except TimeoutError:
+        changed = False
     return HostKeyRefused(target, fingerprint, key_type, changed)
 
 

@@ -24,6 +24,7 @@ from ppcockpit.logs import CUT_MARKER, LogLine, match_spans
 LEVEL_CELLS = {"error": "✖ error", "warn": "▲ warn", "info": "● info", "debug": "· debug"}
 LEVEL_WIDTH = 7
 MIN_WRAP_WIDTH = 10
+HIGHLIGHT_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,8 @@ def row_text(line: LogLine, columns: Columns, styles: dict[str, Style],
             text.append(line.raw[:end], styles["log--raw"])
             if marker:
                 text.append(line.raw[end:], styles["log--cut"])
-    if pattern is not None:
-        for start, end in match_spans(pattern, text.plain):
+    if pattern is not None:  # a row shows a few hundred cells: no need to search 16 KiB
+        for start, end in match_spans(pattern, text.plain[:HIGHLIGHT_LIMIT]):
             text.stylize(styles["log--match"], start, end)
     return text
 
@@ -198,16 +199,18 @@ class LogLinesView(ScrollView, can_focus=True):
             self.cursor_seq = None
         self._relayout()
 
-    def extend(self, lines: Sequence[LogLine]) -> None:
-        if not lines:
-            return
-        self._lines.extend(lines)
-        if self._wrap:
-            self._add_rows(lines)
+    def extend(self, lines: Sequence[LogLine], *, keep_from: int | None = None) -> None:
+        """Add newer lines, and forget those older than seq `keep_from` (they left the
+        buffer), with one change of size: a flood must not lay the screen out twice."""
+        if lines:
+            self._lines.extend(lines)
+            if self._wrap:
+                self._add_rows(lines)
+        if keep_from is not None:
+            self._forget_before(keep_from)
         self._update_virtual_size()
 
-    def trim_before(self, seq: int) -> None:
-        """Forget the lines older than `seq` (they left the buffer)."""
+    def _forget_before(self, seq: int) -> None:
         lines = self._lines
         if not lines or lines[0].seq >= seq:
             return
@@ -217,7 +220,6 @@ class LogLinesView(ScrollView, can_focus=True):
             del self._starts[:count]
         if self.cursor_seq is not None and self.cursor_seq < seq:
             self.cursor_seq = None
-        self._update_virtual_size()
 
     def scroll_to_end(self) -> None:
         self.scroll_to(y=self.max_scroll_y, animate=False, force=True, immediate=True)
@@ -350,9 +352,11 @@ class LogLinesView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         if self._wrap:
             height = self._rows - self._starts[0] if self._starts else 0
-            self.virtual_size = Size(width, height)
+            size = Size(width, height)
         else:
-            self.virtual_size = Size(max(width, self._max_width), len(self._lines))
+            size = Size(max(width, self._max_width), len(self._lines))
+        if size != self.virtual_size:  # a new size lays the whole screen out again
+            self.virtual_size = size
         if self.stick_to_end:
             self.scroll_to_end()
 

@@ -22,7 +22,6 @@ from textual.widgets import Input, Static
 
 from ppcockpit.logs import (
     ALL_LEVELS,
-    LEVEL_NAMES,
     Counters,
     LogBuffer,
     LogFilter,
@@ -34,7 +33,6 @@ from ppcockpit.logs import (
     find_match,
     rate_text,
 )
-from screens.format import retitle
 from screens.log_lines import LogLinesView
 
 BATCH_SECONDS = 0.1
@@ -117,6 +115,8 @@ class LogTailPanel(Vertical):
         self._last_seq = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._hint = ""
+        self._detail_shown: str | None = None
+        self._borders: dict[bool, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-state")
@@ -173,9 +173,7 @@ class LogTailPanel(Vertical):
             new = buffer.since(self._last_seq)
             self._flooding = len(new) >= FLOOD_LINES
             self._last_seq = buffer.next_seq - 1
-            view.extend(filter_lines(new, self.filter))
-            view.trim_before(buffer.first_seq)
-            view.scroll_to_end()
+            view.extend(filter_lines(new, self.filter), keep_from=buffer.first_seq)
         self._show_title()
         self._show_state()
 
@@ -213,7 +211,7 @@ class LogTailPanel(Vertical):
             parts.append(paused)
         else:
             parts.append("▶ following")
-        retitle(self, " · ".join(parts))
+        self._set_border(" · ".join(parts), subtitle=False)
         subtitle = []
         if self.filter.active:
             subtitle.append(self.filter.describe())
@@ -222,13 +220,25 @@ class LogTailPanel(Vertical):
             subtitle.append(f"/{self._search_text}/")
         if self.view.wrap:
             subtitle.append("wrap")
-        self.border_subtitle = " · ".join(subtitle)
+        self._set_border(" · ".join(subtitle), subtitle=True)
+
+    def _set_border(self, text: str, *, subtitle: bool) -> None:
+        """Border titles given as str are parsed as markup: these hold request ids, provider
+        ids and the search pattern, so they go in as Text (and only when they change)."""
+        if self._borders.get(subtitle) == text:
+            return
+        self._borders[subtitle] = text
+        if subtitle:
+            self.border_subtitle = Text(text)
+        else:
+            self.border_title = Text(text)
 
     def _show_state(self) -> None:
         state = self.buffer.state
         widget = self.query_one("#log-state", Static)
         shown = state.phase != "streaming"
-        widget.display = shown
+        if widget.display != shown:
+            widget.display = shown
         if shown:
             text = state.describe(self.clock())
             if state.phase == "none":
@@ -239,14 +249,24 @@ class LogTailPanel(Vertical):
         widget.set_class(state.phase == "none", "-none")
 
     def _show_detail(self, line: LogLine | None) -> None:
-        detail = self.query_one("#log-detail", Static)
+        """The hint, or the selected line's other fields, under the lines. The widget is
+        touched only when its text changes: a new text lays the screen out again."""
         if self._hint:
-            detail.update(Text(self._hint))
-            detail.display = True
+            text: str | None = self._hint
+        elif line is None or line.marker:
+            text = None
+        else:
+            text = self._detail_text(line)
+        if text == self._detail_shown:
             return
-        detail.display = line is not None and not line.marker
-        if line is None or line.marker:
-            return
+        self._detail_shown = text
+        detail = self.query_one("#log-detail", Static)
+        if text is not None:
+            detail.update(Text(text, no_wrap=True, overflow="ellipsis"))
+        if detail.display != (text is not None):
+            detail.display = text is not None
+
+    def _detail_text(self, line: LogLine) -> str:
         parts = []
         if line.request_id:
             parts.append(f"request {line.request_id}")
@@ -257,12 +277,12 @@ class LogTailPanel(Vertical):
             parts.append(f"#{line.seq}")
         keys = "Enter: only this request · f: only this provider · Esc: clear filters"
         fields = " · ".join(parts)
+        detail = self.query_one("#log-detail", Static)
         width = max(20, detail.content_region.width or self.size.width - 4)
         if len(fields) > 2 * width:  # at most two rows of fields, then the keys
             fields = fields[: 2 * width - 1] + "…"
         rows = [fields[:width], fields[width:].lstrip()] if fields else []
-        detail.update(Text("\n".join([*filter(None, rows), keys]), no_wrap=True,
-                           overflow="ellipsis"))
+        return "\n".join([*filter(None, rows), keys])
 
     def _say(self, hint: str) -> None:
         """A one-line answer to the last key (no match, no request id …)."""
@@ -297,8 +317,7 @@ class LogTailPanel(Vertical):
 
     def set_level(self, level: int) -> None:
         self._set_filter(LogFilter(max(1, min(ALL_LEVELS, level)), self.filter.provider,
-                                   self.filter.request_id))
-        self._say(f"showing {LEVEL_NAMES[self.filter.level]}")
+                                   self.filter.request_id))  # the subtitle names the level
 
     def filter_request_id(self, request_id: str | None) -> None:
         """Only the lines of this request (None: every request). The App calls this with a

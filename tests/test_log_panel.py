@@ -282,6 +282,12 @@ async def test_hostile_text_is_shown_literally_never_as_markup() -> None:
                 assert not (segment.style and (segment.style.link or segment.style.meta))
         await pilot.click(LogLinesView, offset=(40, 0))
         assert app.is_running
+        panel = panel_of(app)  # ids and patterns from outside reach the border titles too
+        panel.filter_request_id("[@click=app.quit]r[/]")
+        panel.filter_provider("[b]p[/b]")
+        await pilot.pause()
+        bottom = screen_text(app).splitlines()[-1]
+        assert "provider [b]p[/b] · request [@click=app.quit]r[/]" in bottom
 
 
 async def test_a_flood_is_applied_in_batches_and_loses_no_line() -> None:
