@@ -31,6 +31,9 @@ PIPE_BATCHES = 16  # batches waiting between a command's pipes and the parser
 TAIL_SCAN_BYTES = 4 * 1024 * 1024  # how far back a file source looks for its last N lines
 
 
+_GONE = object()  # a command exited while a child of it kept its output open
+
+
 class SourceEnded(Exception):
     """A source's stream stopped; the message says how, in one safe line."""
 
@@ -59,9 +62,12 @@ class CommandSource:
 
     async def stream(self) -> AsyncIterator[list[bytes]]:
         try:
-            process = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitAware(loop), *self.argv, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True)
+            process = asyncio.subprocess.Process(transport, protocol, loop)
         except FileNotFoundError:
             raise SourceEnded(f"command not found: {self.argv[0]}") from None
         except PermissionError:
@@ -73,25 +79,47 @@ class CommandSource:
         assert process.stdout is not None and process.stderr is not None
         pumps = [asyncio.create_task(self._pump(pipe, queue))
                  for pipe in (process.stdout, process.stderr)]
+        exited = asyncio.ensure_future(_exit_of(process, protocol))
         try:
             yield []
             open_pipes = len(pumps)
             while open_pipes:
-                batch = await queue.get()
+                batch = await self._next_batch(queue, exited)
+                if batch is _GONE:
+                    break  # it exited, but something it started still holds its output
                 if batch is None:
                     open_pipes -= 1
                 elif batch:
                     yield batch
             try:  # both pipes closed: the command is ending (or hid itself; it gets killed)
-                status = await asyncio.wait_for(process.wait(), self.kill_grace)
+                status = await asyncio.wait_for(asyncio.shield(exited), self.kill_grace)
             except TimeoutError:
                 raise SourceEnded("command closed its output and was stopped") from None
             raise SourceEnded(_exit_text(status))
         finally:
             for pump in pumps:
                 pump.cancel()
+            exited.cancel()
             await self._stop(process)
             self.pid = None
+
+    async def _next_batch(self, queue: asyncio.Queue[list[bytes] | None],
+                          exited: asyncio.Future[int]) -> list[bytes] | object | None:
+        """The next batch from the pipes; once the command has exited, what is left in them
+        for `kill_grace` seconds, then _GONE."""
+        if exited.done():
+            try:
+                return await asyncio.wait_for(queue.get(), self.kill_grace)
+            except TimeoutError:
+                return _GONE
+        if not queue.empty():
+            return queue.get_nowait()
+        getter = asyncio.ensure_future(queue.get())
+        await asyncio.wait((getter, exited), return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        return await self._next_batch(queue, exited)
 
     async def _pump(self, pipe: asyncio.StreamReader,
                     queue: asyncio.Queue[list[bytes] | None]) -> None:
@@ -119,6 +147,25 @@ class CommandSource:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # anything it left behind
         await process.wait()
+
+
+class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
+    """Says when the command exits. (`process.wait()` also waits for its pipes to close,
+    which a child it left running can hold open for ever.)"""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=READ_SIZE, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+async def _exit_of(process: asyncio.subprocess.Process, protocol: _ExitAware) -> int:
+    await protocol.exited.wait()
+    assert process.returncode is not None
+    return process.returncode
 
 
 def _exit_text(status: int) -> str:

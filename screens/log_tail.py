@@ -28,11 +28,10 @@ from ppcockpit.logs import (
     LogLine,
     SearchError,
     compile_search,
-    extra_items,
     filter_lines,
     find_match,
-    rate_text,
 )
+from screens.log_format import detail_text, subtitle_text, title_text
 from screens.log_lines import LogLinesView
 
 BATCH_SECONDS = 0.1
@@ -106,7 +105,7 @@ class LogTailPanel(Vertical):
         self.buffer = buffer
         self.batch_seconds = batch_seconds
         self.clock = clock
-        self.title = title
+        self.heading = title
         self.filter = LogFilter()
         self._search_text = ""
         self._notified = False
@@ -202,25 +201,11 @@ class LogTailPanel(Vertical):
 
     def _show_title(self) -> None:
         counters = Counters.of(self.buffer, self.clock())
-        parts = [self.title, f"{rate_text(counters.lines_per_second)} lines/s",
-                 f"{counters.errors_per_minute} errors/min"]
-        if counters.paused:
-            paused = f"⏸ paused · {counters.new_while_paused:,} new"
-            if counters.lost_while_paused:
-                paused += f" ({counters.lost_while_paused:,} past the buffer)"
-            parts.append(paused)
-        else:
-            parts.append("▶ following")
-        self._set_border(" · ".join(parts), subtitle=False)
-        subtitle = []
-        if self.filter.active:
-            subtitle.append(self.filter.describe())
-            subtitle.append(f"{len(self.view.lines):,} of {len(self.buffer):,} lines")
-        if self.view.pattern is not None:
-            subtitle.append(f"/{self._search_text}/")
-        if self.view.wrap:
-            subtitle.append("wrap")
-        self._set_border(" · ".join(subtitle), subtitle=True)
+        self._set_border(title_text(self.heading, counters), subtitle=False)
+        view = self.view
+        self._set_border(subtitle_text(self.filter, len(view.lines), len(self.buffer),
+                                       self._search_text if view.pattern else None, view.wrap),
+                         subtitle=True)
 
     def _set_border(self, text: str, *, subtitle: bool) -> None:
         """Border titles given as str are parsed as markup: these hold request ids, provider
@@ -256,7 +241,8 @@ class LogTailPanel(Vertical):
         elif line is None or line.marker:
             text = None
         else:
-            text = self._detail_text(line)
+            width = self.query_one("#log-detail", Static).content_region.width
+            text = detail_text(line, max(20, width or self.size.width - 4))
         if text == self._detail_shown:
             return
         self._detail_shown = text
@@ -265,24 +251,6 @@ class LogTailPanel(Vertical):
             detail.update(Text(text, no_wrap=True, overflow="ellipsis"))
         if detail.display != (text is not None):
             detail.display = text is not None
-
-    def _detail_text(self, line: LogLine) -> str:
-        parts = []
-        if line.request_id:
-            parts.append(f"request {line.request_id}")
-        if line.method or line.route:
-            parts.append(f"{line.method} {line.route}".strip())
-        parts += [f"{key}={value}" for key, value in extra_items(line)]
-        if not line.is_json:
-            parts.append(f"#{line.seq}")
-        keys = "Enter: only this request · f: only this provider · Esc: clear filters"
-        fields = " · ".join(parts)
-        detail = self.query_one("#log-detail", Static)
-        width = max(20, detail.content_region.width or self.size.width - 4)
-        if len(fields) > 2 * width:  # at most two rows of fields, then the keys
-            fields = fields[: 2 * width - 1] + "…"
-        rows = [fields[:width], fields[width:].lstrip()] if fields else []
-        return "\n".join([*filter(None, rows), keys])
 
     def _say(self, hint: str) -> None:
         """A one-line answer to the last key (no match, no request id …)."""

@@ -252,3 +252,17 @@ def test_make_log_source_names_the_missing_key() -> None:
                           ("file", "needs `path`"), ("syslog", "not one of")):
         with pytest.raises(ValueError, match=message):
             make_log_source(kind)
+
+
+async def test_a_command_that_exits_while_its_child_keeps_the_pipe_is_seen_to_end(
+        tmp_path: Path) -> None:
+    buffer = LogBuffer()
+    source = CommandSource("sh -c 'sleep 60 & echo started; exit 4'", kill_grace=0.2)
+    tail = LogTail(buffer, source, backoff=Backoff(60, 60))
+    tail.start()
+    try:
+        await wait_until(buffer, lambda: buffer.state.phase == "down")
+    finally:
+        await tail.stop()
+    assert texts(buffer) == ["started"]
+    assert buffer.state.reason == "command exited with status 4"
