@@ -101,6 +101,7 @@ class CommandSource:
                 pump.cancel()
             exited.cancel()
             await self._stop(process)
+            transport.close()  # its pipes too, even when a child of it still holds them
             self.pid = None
 
     async def _next_batch(self, queue: asyncio.Queue[list[bytes] | None],
