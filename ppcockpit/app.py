@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 from textual import on
@@ -37,6 +41,8 @@ from screens.dashboard import DashboardScreen
 from screens.fault_menu import FaultMenu
 from screens.header import CockpitHeader
 from screens.help import HelpScreen
+from screens.log_tail import LogTailPanel
+from screens.logs_screen import LogsScreen
 from screens.prompt import AskConfirm, AskText
 from screens.release_log import ReleaseLogScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
@@ -82,11 +88,25 @@ class CockpitApp(App[int]):
         Binding("ctrl+e", "end_session", "End session", key_display="^E"),
         Binding("F", "fault_menu", "Fault drill", key_display="F"),
         Binding("q", "quit", "Quit"),
+        # The log tail's keys work from any panel (a key typed into an input stays there).
+        Binding("p", "logs('toggle_follow')", "Follow/pause logs", show=False),
+        Binding("1", "logs('level(1)')", "Logs: errors", show=False),
+        Binding("2", "logs('level(2)')", "Logs: warn+", show=False),
+        Binding("3", "logs('level(3)')", "Logs: info+", show=False),
+        Binding("4", "logs('level(4)')", "Logs: all", show=False),
+        Binding("slash", "logs('search')", "Search logs", show=False, key_display="/"),
+        Binding("n", "logs('next_match')", "Next match", show=False),
+        Binding("N", "logs('previous_match')", "Previous match", show=False, key_display="N"),
+        Binding("w", "logs('toggle_wrap')", "Wrap logs", show=False),
+        Binding("s", "logs('save')", "Save logs", show=False),
+        Binding("l", "logs_full_screen", "Logs", key_display="l"),
     ]
 
     def __init__(self, session: Session, *, theme: str, rehearsal: Rehearsal | None = None,
-                 checklist: Checklist | None = None, notes: tuple[str, ...] = ()) -> None:
+                 checklist: Checklist | None = None, notes: tuple[str, ...] = (),
+                 save_dir: Path | None = None) -> None:
         super().__init__()
+        self.save_dir = save_dir  # where `s` writes the log buffer
         self.session = session
         self.checklist = checklist
         self.notes = notes
@@ -104,8 +124,10 @@ class CockpitApp(App[int]):
 
     def get_default_screen(self) -> DashboardScreen:
         redis = self.config.probes.redis
+        log_tail = self.session.context.log_tail
         screen = DashboardScreen(rehearsal=self._rehearsal_label(), clock=self.clock,
-                                 memory_warn=redis.memory_warn, memory_crit=redis.memory_crit)
+                                 memory_warn=redis.memory_warn, memory_crit=redis.memory_crit,
+                                 log_buffer=log_tail.buffer if log_tail else None)
         # Drawn in the first frame: the checklist does not wait for a reading.
         screen.snapshot = self.session.snapshot()
         screen.checklist = self._checklist_content()
@@ -128,13 +150,19 @@ class CockpitApp(App[int]):
         self.session.subscribe(self._session_event)
         # The first frame comes first: probes (TLS contexts, connects) and the telemetry SDK
         # (a second of imports) start right after it.
-        self.call_after_refresh(self.session.start)
+        self.call_after_refresh(self._after_first_frame)
         self.redraw_now()
         for note in self.notes:
             self.notify(note, title="Session", timeout=6)
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
         self.set_interval(CLOCK_TICK, self._tick)
+
+    def _after_first_frame(self) -> None:
+        self.session.start()
+        # What was built to start is kept for good: moving it out of the collector's sight
+        # keeps full collections (the slowest were ~60 ms) from stalling keys in a log flood.
+        gc.freeze()
 
     async def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -385,6 +413,36 @@ class CockpitApp(App[int]):
                                     "the next start resumes it where you left off.",
                                     yes="Enter quit"), answered)
 
+    # --- logs -----------------------------------------------------------------------------
+
+    async def action_logs(self, action: str) -> None:
+        """A log key pressed anywhere: the log panel acts on it (and, narrow, shows)."""
+        dashboard = self._dashboard()
+        if dashboard is None:
+            return
+        if action == "search":
+            dashboard.show_panel("log-tail")
+        await self.run_action(action, dashboard.log_panel)
+
+    def action_logs_full_screen(self) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            self.push_screen(LogsScreen(dashboard.log_buffer))
+
+    @on(LogTailPanel.SaveRequested)
+    def _save_logs(self, event: LogTailPanel.SaveRequested) -> None:
+        self.run_worker(partial(self._write_logs, event.lines), thread=True, group="save logs",
+                        exit_on_error=False)
+
+    def _write_logs(self, lines: tuple[str, ...]) -> None:
+        from ppcockpit.log_save import save_log_lines
+
+        directory = self.save_dir or Path.cwd()
+        path = save_log_lines(directory, lines, environment=self.session.environment,
+                              at=datetime.now(UTC))
+        self.call_from_thread(self.notify, f"{len(lines)} lines saved to {path} (mode 0600)",
+                              title="Logs saved")
+
     def action_fault_menu(self) -> None:
         if self.rehearsal is None:
             return
@@ -413,7 +471,8 @@ def make_app(config: Config, runner: ProbeRunner | None = None, *,
              session: Session | None = None, checklist: Checklist | None = None,
              read_only: bool = False, theme: str | None = None, rehearsal: Any = None,
              clock: Callable[[], float] = time.time,
-             notes: list[str] | tuple[str, ...] = ()) -> CockpitApp:
+             notes: list[str] | tuple[str, ...] = (), save_dir: Path | None = None,
+             ) -> CockpitApp:
     """The one factory for the CLI and the tests: a session (made from `runner` when none
     is given) and the App on it."""
     chosen = theme or config.theme
@@ -426,4 +485,4 @@ def make_app(config: Config, runner: ProbeRunner | None = None, *,
                                          read_only=read_only, clock=clock,
                                          rehearsal=rehearsal is not None), runner)
     return CockpitApp(session, theme=chosen, rehearsal=rehearsal, checklist=checklist,
-                      notes=tuple(notes))
+                      notes=tuple(notes), save_dir=save_dir)

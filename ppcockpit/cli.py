@@ -370,12 +370,31 @@ def build_session(config: Config, flags: GlobalFlags, *, rehearsal: bool = False
     context = SessionContext(config, operator=config.operator, read_only=flags.read_only,
                              journal=journal, session_id=info.id if info else None,
                              stack_clock=stack_clock, runbook=runbook, environments=others,
-                             rehearsal=rehearsal)
+                             rehearsal=rehearsal, log_tail=build_log_tail(config))
     session = Session(context, build_runner(config, now=stack_clock), events)
     base = Path(runbook.path).parent if config.cockpit.runbook else config.path.parent
     checklist = Checklist(session, variables=config.variables, base_dir=base,
                           release_log=release_log_path(config))
     return Assembled(session, checklist, notes)
+
+
+def build_log_tail(config: Config) -> Any:
+    """The app's log stream, `[environments.NAME.logs]` (without one, the panel says that no
+    source is configured). Nothing starts until the session does."""
+    from ppcockpit.logs import LogBuffer
+    from probes.log_tail import LogTail, make_log_source
+
+    logs = config.environment.logs
+    if logs is None:
+        return LogTail(LogBuffer(10_000), None, redact=config.redactor)
+    path = config.resolve_path(logs.path) if logs.path else None
+    key_file = str(config.resolve_path(logs.key_file)) if logs.key_file else None
+    source = make_log_source(logs.source, run=logs.run, host=logs.host, port=logs.port,
+                             user=logs.user, key_file=key_file, known_hosts=logs.known_hosts,
+                             path=path, max_line_bytes=logs.max_line_bytes,
+                             tail_lines=logs.tail_lines, connect_timeout=logs.connect_timeout)
+    return LogTail(LogBuffer(logs.max_lines), source, redact=config.redactor,
+                   max_line_bytes=logs.max_line_bytes)
 
 
 def _other_environment_probes(config: Config, runbook: Runbook) -> dict[str, set[str]]:
@@ -398,7 +417,8 @@ def run_cockpit(config: Config, flags: GlobalFlags, rehearsal: Any = None) -> in
     clock = rehearsal.clock.now if rehearsal is not None else time.time
     assembled = build_session(config, flags, rehearsal=rehearsal is not None, stack_clock=clock)
     app = make_app(config, session=assembled.session, checklist=assembled.checklist,
-                   theme=flags.theme, rehearsal=rehearsal, notes=assembled.notes)
+                   theme=flags.theme, rehearsal=rehearsal, notes=assembled.notes,
+                   save_dir=journal_directory(config).parent / "logs")
     app.run()
     return app.return_code or 0
 

@@ -88,6 +88,10 @@ class LogsEnvironment(Strict, kw_only=True):
     """Lines kept in the log buffer."""
     max_line_bytes: Annotated[int, Meta(ge=256, le=1_048_576)] = 16_384
     """Longer lines are cut, with a visible mark."""
+    tail_lines: Annotated[int, Meta(ge=0, le=100_000)] = 200
+    """(file) How many of the file's last lines to show at start."""
+    connect_timeout: Seconds = Seconds(10.0)
+    """(ssh) How long connecting may take."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

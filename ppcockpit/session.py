@@ -57,6 +57,16 @@ class Refused(Exception):
     """A command the session will not carry out; the message says why, to the operator."""
 
 
+class LogTailLike(Protocol):
+    """What the session needs of the log tail: start, stop, and its buffer."""
+
+    buffer: Any
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Journal(Protocol):
     """What the session needs of a journal store (ppcockpit.journal.JournalStore)."""
 
@@ -82,6 +92,7 @@ class SessionContext:
     runbook: Runbook | None = None
     environments: dict[str, ProbeRunner] = field(default_factory=dict)  # other than ours
     rehearsal: bool = False
+    log_tail: LogTailLike | None = None  # the app's log stream (probes.log_tail.LogTail)
 
 
 class Session:
@@ -122,6 +133,8 @@ class Session:
         self.runner.start()
         for other in self.context.environments.values():
             other.start()
+        if self.context.log_tail is not None:
+            self.context.log_tail.start()
         from ppcockpit.telemetry import CockpitTelemetry
 
         posthog = self.config.environment.posthog
@@ -137,8 +150,10 @@ class Session:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await asyncio.gather(self.runner.stop(),
-                             *(r.stop() for r in self.context.environments.values()))
+        stopping = [self.runner.stop(), *(r.stop() for r in self.context.environments.values())]
+        if self.context.log_tail is not None:
+            stopping.append(self.context.log_tail.stop())
+        await asyncio.gather(*stopping)
         if self._writes is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._writes.join(), timeout=5.0)
@@ -255,6 +270,8 @@ class Session:
         for name in marked:
             self.runner.probes[name].mark_deploy(at)  # type: ignore[attr-defined]
         self.runner.refresh(marked)
+        if self.context.log_tail is not None:
+            self.context.log_tail.buffer.mark_deploy(at)
         if self.context.read_only:
             self.notice(f"Deploy marked at {at:%H:%M:%S} UTC on this screen only: read-only, "
                         "nothing remote was changed and nothing was journaled.",

@@ -170,7 +170,8 @@ class ChecklistPanel(Vertical):
 
     def _step_detail(self, step: StepView, output: tuple[str, ...]) -> Text:
         style = self._style(f"step--{step.state.value}")
-        text = Text(step.title, style="bold")
+        text = Text()
+        text.append(step.title, style="bold")
         text.append("\n")
         text.append(f"{step.state.glyph} {step.state.value}", style=style)
         text.append(f" · {step.kind.value} · {step.detail}")

@@ -89,7 +89,7 @@ def _series(details: dict[str, Any]) -> Series:
     return Series(minutes, deploy)
 
 
-class FailureRatioPanel(Widget):
+class FailureRatioPanel(Widget, can_focus=True):
     """Current ratio, counts, before/after the deploy and a per-minute ratio chart."""
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {

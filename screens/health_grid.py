@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable
 
 from ppcockpit.model import Reading, Row, Signal, Snapshot, Status
 from screens.format import (
@@ -23,9 +27,22 @@ COLUMNS = (("dependency", 10), ("status", 16), ("latency", 7), ("fails", FAILS_W
 
 
 class HealthGrid(Vertical, can_focus=False):
-    """Live rows from the health probe; what failed, for how long, and why."""
+    """Live rows from the health probe; what failed, for how long, and why. Enter on a row
+    asks for its whole story (DescribeRequested)."""
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {"grid--alert"}
+
+    @dataclass
+    class DescribeRequested(Message):
+        probe: str
+        row_key: str | None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = str(event.row_key.value)
+        if key != "waiting":
+            self.post_message(self.DescribeRequested("health",
+                                                     None if key == "endpoint" else key))
 
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="health-table")

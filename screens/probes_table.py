@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widgets import DataTable
 
 from ppcockpit.model import Reading, Snapshot, Status
 from screens.format import STATUS_COMPONENT_CLASSES, age, status_styles, status_text
+from screens.health_grid import HealthGrid
 from screens.table_sync import FittedTable
 
 COLUMNS = (("probe", 19), ("status", 16), ("reading", 9), ("summary", None))
 
 
 class ProbesTable(Vertical, can_focus=False):
-    """One row per probe: status, how old the reading is, and what it saw."""
+    """One row per probe: status, how old the reading is, and what it saw. Enter on a row
+    asks for the probe's whole story."""
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(HealthGrid.DescribeRequested(str(event.row_key.value), None))
 
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="probes-data")

@@ -98,7 +98,7 @@ class MemoryHistory(Widget):
         return max(level, 1) if ratio > 0 else 0  # any memory in use shows
 
 
-class RedisPanel(Vertical):
+class RedisPanel(Vertical, can_focus=True):
     """Everything the runbook's "inspect Redis monitoring" step asks for, in six lines."""
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES

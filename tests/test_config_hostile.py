@@ -243,7 +243,9 @@ def test_ctrl_c_during_start_up_exits_quietly(marker: str) -> None:
     _, rest = process.communicate(timeout=60)
     complaints = [line for line in rest.splitlines() if not line.startswith("import time:")]
     assert not any("Traceback" in line or "Error" in line for line in complaints), complaints
-    assert process.returncode in (130, 0, 1)
+    # 130: interrupted; 0/1: it finished first; -SIGINT: the signal landed while Python
+    # was already shutting down (its handlers gone), which a shell reports as 130 too.
+    assert process.returncode in (130, 0, 1, -2)
 
 
 def test_check_into_a_closed_pipe_keeps_its_exit_status(tmp_path: Path) -> None:

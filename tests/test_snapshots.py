@@ -11,17 +11,40 @@ from ppcockpit.app import make_app
 from ppcockpit.checklist import Checklist
 from ppcockpit.cli import skipped
 from ppcockpit.journal import FileJournal, NewEvent
+from ppcockpit.logs import LogBuffer, SourceState
 from ppcockpit.runbook import load_runbook
 from ppcockpit.runner import ProbeRunner
 from ppcockpit.session import Session, SessionContext
 from tests import screens_data
 from tests.support.cockpit_config import make_config
+from tests.support.log_host import PARSER, app_line, mixed
 from tests.support.replay import ReplayProbe
 
 SIZES = [(80, 24), (160, 48)]
 
 
-def cockpit(tmp_path: Path, *, incident: bool):
+class RecordedLogs:
+    """A log tail that already holds the app's lines (fixed times): what the stream said."""
+
+    def __init__(self, incident: bool) -> None:
+        self.buffer = LogBuffer(1000, clock=lambda: screens_data.AT + 5)
+        lines = mixed(36)
+        if incident:
+            lines += [app_line(n, "error", "anthropic", message="Provider unavailable: "
+                                                              "upstream 529 overloaded")
+                      for n in range(36, 44)]
+        PARSER.parse_into(lines, self.buffer, screens_data.AT)
+        self.buffer.set_state(SourceState("streaming", "file: /var/log/app.log",
+                                          since=screens_data.AT - 600))
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def cockpit(tmp_path: Path, *, incident: bool, theme: str | None = None):
     config = make_config(tmp_path, {"base_url": "https://app.pocketphilosopher.com",
                                     "redis_url": "redis://127.0.0.1:6379/0"})
     probes = [
@@ -44,10 +67,11 @@ def cockpit(tmp_path: Path, *, incident: bool):
     events = [event.record() for event in journal.files.read(info.id).events]
     session = Session(SessionContext(config, operator="alice", journal=journal,
                                      session_id=info.id, clock=clock,
-                                     runbook=load_runbook(None)), runner, events)
+                                     runbook=load_runbook(None),
+                                     log_tail=RecordedLogs(incident)), runner, events)
     checklist = Checklist(session, variables={}, base_dir=tmp_path,
                           release_log=tmp_path / "release-log.toml")
-    return make_app(config, session=session, checklist=checklist)
+    return make_app(config, session=session, checklist=checklist, theme=theme)
 
 
 async def readings_shown(pilot) -> None:
@@ -82,3 +106,22 @@ def test_help_screen(snap_compare, tmp_path: Path) -> None:
 
     assert snap_compare(cockpit(tmp_path, incident=False), terminal_size=(80, 24),
                         run_before=open_help)
+
+
+@pytest.mark.parametrize("theme", ["light", "high-contrast"])
+def test_dashboard_incident_in_every_theme(snap_compare, tmp_path: Path, theme: str) -> None:
+    assert snap_compare(cockpit(tmp_path, incident=True, theme=theme),
+                        terminal_size=(160, 48), run_before=readings_shown)
+
+
+@pytest.mark.parametrize("panel", ["health-grid", "log-tail"])
+def test_narrow_panels(snap_compare, tmp_path: Path, panel: str) -> None:
+    """At 80x24 one panel shows at a time; Tab brings the next, the strip names them all."""
+    async def show(pilot) -> None:
+        await readings_shown(pilot)
+        while pilot.app.screen.current != panel:
+            await pilot.press("tab")
+        await pilot.pause()
+
+    assert snap_compare(cockpit(tmp_path, incident=True), terminal_size=(80, 24),
+                        run_before=show)

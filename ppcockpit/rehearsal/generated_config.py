@@ -76,6 +76,7 @@ def cockpit_document(endpoints: dict[str, str]) -> dict[str, Any]:
                          "test_user_email": cred.TEST_USER_EMAIL,
                          "test_user_password": cred.TEST_USER_PASSWORD},
             "hosting": {**hosting, "target": "production"},
+            "logs": {"source": "file", "path": endpoints["logs"], "tail_lines": 200},
         }, "staging": {
             "base_url": endpoints["staging_app"],
             "posthog": {"host": endpoints["posthog"],
