@@ -50,6 +50,11 @@ def skipped(name: str, reason: str) -> Reading:
                    summary=f"not configured: {reason}")
 
 
+DISABLED_NAMES = {"health": ("health",), "redis": ("redis",), "posthog": ("posthog",),
+                  "supabase": ("supabase_backups", "supabase_migrations", "supabase_auth"),
+                  "pwa": ("pwa",), "secrets": ("secrets",), "deployments": ("deployments",)}
+
+
 def build_probes(config: Config, env: EnvironmentConfig | None = None,
                  only: set[str] | None = None, now: Callable[[], float] = time.time,
                  ) -> tuple[list[Probe], list[Reading]]:
@@ -64,6 +69,13 @@ def build_probes(config: Config, env: EnvironmentConfig | None = None,
 
     def wanted(*names: str) -> bool:
         return only is None or bool(only & set(names))
+
+    # A probe turned off is said to be so: a GO from part of the evidence must say which
+    # part was not checked.
+    for section, names in DISABLED_NAMES.items():
+        if not getattr(settings, section).enabled:
+            fixed += [skipped(name, f"disabled ([probes.{section}] enabled = false)")
+                      for name in names if only is None or name in only]
 
     if settings.health.enabled and wanted("health"):
         from probes.health import HealthProbe

@@ -67,12 +67,16 @@ async def test_markup_from_a_provider_shows_literally_and_never_crashes(
     readings: asyncio.Queue[Reading] = asyncio.Queue()
     app.runner.subscribe(readings.put_nowait)
 
+    async def first_health() -> None:
+        while (await readings.get()).probe != "health":
+            pass
+
     async def alerting() -> None:
         while not any(r.alerting for r in (await readings.get()).rows):
             pass
 
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
-        await asyncio.wait_for(readings.get(), 10)
+        await asyncio.wait_for(first_health(), 10)
         state["outage"] = True
         await asyncio.wait_for(alerting(), 10)  # the transition toast and the ALERT toast
         for _ in range(40):  # until the toast itself is drawn
