@@ -26,7 +26,7 @@ import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,6 +215,7 @@ class RollbackEngine:
         self._action_task: asyncio.Future[ActionResult] | None = None
         self._operator_cancel = False
         self._waiting: Waiting | None = None
+        self._deciding = False
         self._decision: asyncio.Future[str] | None = None
         self._outputs: dict[tuple[str, str], deque[str]] = {}
 
@@ -252,6 +253,8 @@ class RollbackEngine:
     async def load(self) -> None:
         """Fold the session's journal in (a half-done rollback after a restart). The
         journal store must be able to read (FileJournal can)."""
+        if self._task is not None:
+            return  # the fold is being written by the run itself
         context = self.session.context
         reader = getattr(context.journal, "read", None)
         if reader is None or context.session_id is None:
@@ -311,7 +314,7 @@ class RollbackEngine:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await asyncio.gather(self._resolve_hosting(), self._count_keys())
-        if not self._resolved:
+        if not self._resolved and self._needs(ActionKind.HOSTING) and self.hosting is not None:
             self._hosting_problem = self._hosting_problem or \
                 f"the hosting API did not answer within {timeout:g}s"
         return self.plan_view()
@@ -321,7 +324,7 @@ class RollbackEngine:
         if self.plan is None:
             return PlanView(self.environment, (), problem=NO_PLAN)
         record = self._shown_record()
-        facts = self._facts()
+        facts = self._facts(record)
         actions = []
         for action in self.plan.actions:
             detail, blocked = describe(action, facts, self.plan, self.variables,
@@ -334,12 +337,11 @@ class RollbackEngine:
                                    "no longer in the plan", "no longer in the plan",
                                    a.state, a.summary, a.attempts, a.output_tail)
                         for a in record.actions.values() if a.id not in names]
-        live = self._live
         return PlanView(
             environment=self.environment, actions=tuple(actions),
-            current=self._deployment_view(live.current if live else None),
-            target=self._deployment_view(self._target()),
-            hosting_problem=self._hosting_problem, resolved=self._resolved,
+            current=self._deployment_view(facts.current),
+            target=self._deployment_view(facts.target),
+            hosting_problem=facts.hosting_problem, resolved=self._resolved,
             rollback=self._status(record) if record is not None else None)
 
     def _action_view(self, action: RollbackAction, detail: str, blocked: str | None,
@@ -353,7 +355,7 @@ class RollbackEngine:
         lines = tuple(output) if output is not None else \
             (kept.output_tail if kept is not None else ())
         return ActionView(
-            id=action.id, kind=action.kind.value, title=action.title,
+            id=action.id, kind=action.kind.value, title=one_line(action.title, 120),
             optional=action.optional, detail=self.redactor(detail),
             blocked=self.redactor(blocked) if blocked else None, state=state,
             summary=kept.summary if kept is not None else "",
@@ -384,9 +386,14 @@ class RollbackEngine:
 
     # --- resolving ----------------------------------------------------------------------
 
-    def _facts(self) -> PlanFacts:
+    def _facts(self, record: RollbackRecord | None = None) -> PlanFacts:
+        """What the plan's details name: a rollback's own target and live deployment once
+        it is armed (the journal's), else what the hosting API last said."""
         live = self._live
-        target = self._target()
+        if record is not None:
+            target, current = record.target, record.current
+        else:
+            target, current = _brief(self._target()), _brief(live.current if live else None)
         client = self.hosting
         posthog = self.posthog
         shown_redis = None
@@ -395,9 +402,8 @@ class RollbackEngine:
 
             shown_redis = redact_url(self.redis_url)
         return PlanFacts(
-            environment=self.environment,
-            target=_brief(target), current=_brief(live.current if live else None),
-            hosting_problem=self._hosting_problem, now=self._server_now(),
+            environment=self.environment, target=target, current=current,
+            hosting_problem=None if target else self._hosting_problem, now=self._server_now(),
             hosting_target=client.target if client is not None else "",
             deployment_target=client.deployment_target if client is not None
             else "production",
@@ -412,12 +418,18 @@ class RollbackEngine:
             return None
         return live.previous
 
-    def _deployment_view(self, deployment: Deployment | None) -> DeploymentView | None:
-        if deployment is None:
+    def _deployment_view(self, brief: Mapping[str, Any] | None) -> DeploymentView | None:
+        """A {uid, url, sha, created} table (from the hosting API or the journal)."""
+        if not brief or not isinstance(brief.get("uid"), str):
             return None
-        age = max(0.0, self._server_now() - deployment.created)
-        return DeploymentView(deployment.uid, deployment.url, deployment.sha,
-                              deployment.created, round(age, 1))
+        created = brief.get("created")
+        created = float(created) if isinstance(created, int | float) and \
+            not isinstance(created, bool) else None
+        age = round(max(0.0, self._server_now() - created), 1) if created is not None \
+            else None
+        url, sha = brief.get("url"), brief.get("sha")
+        return DeploymentView(str(brief["uid"]), url if isinstance(url, str) else None,
+                              sha if isinstance(sha, str) else None, created, age)
 
     def _server_now(self) -> float:
         """Now by the hosting API's clock (deployment times are its), else the stack's."""
@@ -617,7 +629,7 @@ class RollbackEngine:
         detail = "no longer in the plan"
         if action is not None:
             assert self.plan is not None
-            detail, _ = describe(action, self._facts(), self.plan, self.variables,
+            detail, _ = describe(action, self._facts(record), self.plan, self.variables,
                                  self.redactor)
         await self._journal(ROLLBACK_ACTION_STARTED, rollback=record.id, action=action_id,
                             kind=kept.kind, attempt=kept.attempts + 1, dry_run=dry_run,
@@ -779,18 +791,31 @@ class RollbackEngine:
         if decision == SKIP and not kept.optional and len(reason) < MIN_REASON:
             raise Refused(f"Skipping “{kept.title}” needs a reason of a few words (it is not "
                           "optional).")
-        if decision == ABORT:
-            await self._journal(ROLLBACK_ABORTED, rollback=record.id, action=action_id,
-                                reason=reason or "aborted by the operator",
-                                dry_run=record.dry_run)
-            message = f"Rollback {record.id} aborted at “{kept.title}”" + \
-                (f": {reason}" if reason else "")
-            self._state(record, "aborted", message)
-            self.session.notice(message, title="Rollback", severity="warning")
-        else:
-            await self._journal(ROLLBACK_DECIDED, rollback=record.id, action=action_id,
-                                decision=decision, reason=reason, dry_run=record.dry_run)
-        self._answer(action_id, decision)
+        with self._one_decision():
+            if decision == ABORT:
+                await self._journal(ROLLBACK_ABORTED, rollback=record.id, action=action_id,
+                                    reason=reason or "aborted by the operator",
+                                    dry_run=record.dry_run)
+                message = f"Rollback {record.id} aborted at “{kept.title}”" + \
+                    (f": {reason}" if reason else "")
+                self._state(record, "aborted", message)
+                self.session.notice(message, title="Rollback", severity="warning")
+            else:
+                await self._journal(ROLLBACK_DECIDED, rollback=record.id, action=action_id,
+                                    decision=decision, reason=reason, dry_run=record.dry_run)
+            self._answer(action_id, decision)
+
+    @contextlib.contextmanager
+    def _one_decision(self) -> Iterator[None]:
+        """One decision at a time: a second Enter while the first is being journaled is
+        refused, never journaled twice."""
+        if self._deciding:
+            raise Refused("A decision is being recorded.")
+        self._deciding = True
+        try:
+            yield
+        finally:
+            self._deciding = False
 
     def _check_confirmation(self, action_id: str, typed: str) -> str:
         action = self._action(action_id)
@@ -814,12 +839,13 @@ class RollbackEngine:
         record, kept = self._decidable(action_id)
         if kept.state.done:
             raise Refused(f"“{kept.title}” is {kept.state.value}: nothing to confirm.")
-        if not kept.confirmed:
-            await self._journal(ROLLBACK_DECIDED, rollback=record.id, action=action_id,
-                                decision=CONFIRM, reason="", dry_run=record.dry_run)
-        if self._waiting is not None and self._waiting.action == action_id and \
-                self._waiting.why == "confirm":
-            self._answer(action_id, CONFIRM)
+        with self._one_decision():
+            if not kept.confirmed:
+                await self._journal(ROLLBACK_DECIDED, rollback=record.id, action=action_id,
+                                    decision=CONFIRM, reason="", dry_run=record.dry_run)
+            if self._waiting is not None and self._waiting.action == action_id and \
+                    self._waiting.why == "confirm":
+                self._answer(action_id, CONFIRM)
 
     def _answer(self, action_id: str, decision: str) -> None:
         if self._decision is not None and not self._decision.done() and \

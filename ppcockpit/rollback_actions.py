@@ -289,9 +289,16 @@ async def _hosting(action: RollbackAction, ctx: ActionContext, dry_run: bool) ->
         ctx.line(f"could not look at the live deployment first ({exc.reason}); asking for "
                  "the rollback")
     else:
-        if live.source == "project" and live.current is not None and live.current.uid == uid:
+        serving = live.current.uid if live.source == "project" and live.current else None
+        if serving == uid:
             ctx.line(f"{uid} already serves {deployment_target}: no rollback request sent")
             return ActionResult(True, f"{shown} is live (it already was)")
+        armed_from = (ctx.record.current or {}).get("uid")
+        if serving and isinstance(armed_from, str) and serving != armed_from:
+            # Someone deployed since the rollback was armed: never roll back over it blind.
+            return ActionResult(False, f"{deployment_target} changed since the rollback was "
+                                       f"armed: {serving} serves it now (it was "
+                                       f"{armed_from}); abort, and look at the plan again")
     ctx.line(request.replace("?description=… (Authorization: Bearer [token])", ""))
     description = f"ppcockpit rollback of {ctx.environment} by {ctx.operator}"
     try:

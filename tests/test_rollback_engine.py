@@ -96,6 +96,23 @@ async def test_abort_ends_the_rollback_there_and_is_journaled(tmp_path: Path) ->
     assert engine.plan_view().rollback.state == "aborted"  # type: ignore[union-attr]
 
 
+async def test_two_answers_at_once_are_journaled_once(tmp_path: Path) -> None:
+    session = small_session(tmp_path)
+    engine = RollbackEngine(session, plan(FAILING, AFTER))
+    watch = Watch(session)
+    running = asyncio.create_task(engine.execute())
+    await watch.until(is_waiting("smoke"))
+    answers = await asyncio.gather(engine.decide("smoke", "abort", "first Enter"),
+                                   engine.decide("smoke", "retry"), return_exceptions=True)
+    record = await running
+    await session.stop()
+    assert answers[0] is None and isinstance(answers[1], Refused)
+    assert record.state is RollbackState.ABORTED
+    events = rollback_events(await journal_events(session))
+    assert ("rollback_decided", "smoke") not in events
+    assert events.count(("rollback_aborted", "smoke")) == 1
+
+
 async def test_an_optional_action_is_skipped_without_a_reason(tmp_path: Path) -> None:
     session = small_session(tmp_path)
     engine = RollbackEngine(session, plan({**FAILING, "optional": True}, AFTER))

@@ -8,9 +8,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ppcockpit import cli_rollback
@@ -306,3 +307,59 @@ def test_rollback_plan_json_and_text(stack: StackHandle,
     assert text.startswith("Rollback plan · rehearsal") and previous[:12] in text
     assert "Nothing was run" in text
     assert len(rollback_posts(stack)) == posts  # nothing ran
+
+
+async def _held_rollback(stack: StackHandle, tmp_path: Path,
+                         while_held: Callable[[], object]) -> tuple[RollbackState, str, str]:
+    """A plan that holds (on a FIFO) before its hosting action; `while_held` runs then.
+    The rollback's state, the hosting action's summary and the target it was armed with."""
+    fifo = tmp_path / "release"
+    os.mkfifo(fifo)
+    session = stack_session(stack)
+    engine = RollbackEngine.for_session(session, plan=plan(
+        {"id": "hold", "kind": "command", "title": "Hold", "cwd": str(tmp_path),
+         "run": "echo holding; read line < release"},
+        {"id": "hosting", "kind": "hosting", "title": "Roll back", "timeout": "30s"}))
+    watch = Watch(session)
+    try:
+        running = asyncio.create_task(engine.execute())
+        await watch.until(lambda e: getattr(e, "line", "") == "holding")
+        await asyncio.to_thread(while_held)
+        await asyncio.to_thread(fifo.write_text, "go\n")
+        await watch.until(lambda e: getattr(e, "state", "") in ("finished", "waiting"))
+        if engine.waiting is not None:
+            await engine.decide("hosting", "abort", "production moved on")
+        done = await running
+    finally:
+        await engine.aclose()
+        await session.stop()
+    target = (done.target or {}).get("uid")
+    return done.state, done.actions["hosting"].summary, str(target)
+
+
+async def test_a_rollback_that_already_happened_is_not_asked_for_again(
+        stack: StackHandle, tmp_path: Path) -> None:
+    fresh_deploy(stack)
+    _, previous = live_and_previous(stack)
+    project = stack.credentials["vercel_project_id"]
+    posts = len(rollback_posts(stack))
+
+    def roll_back_by_hand() -> None:  # as if the answer to our own request had been lost
+        httpx.post(f"{stack.endpoints['vercel']}/v1/projects/{project}/rollback/{previous}",
+                   headers={"Authorization": f"Bearer {VERCEL_TOKEN}"},
+                   timeout=10).raise_for_status()
+
+    state, summary, target = await _held_rollback(stack, tmp_path, roll_back_by_hand)
+    assert target == previous and state is RollbackState.FINISHED
+    assert summary.endswith("is live (it already was)")
+    assert len(rollback_posts(stack)) == posts + 1  # the hand-made one only
+
+
+async def test_production_moving_on_after_arming_stops_the_hosting_action(
+        stack: StackHandle, tmp_path: Path) -> None:
+    fresh_deploy(stack)
+    posts = len(rollback_posts(stack))
+    state, summary, _ = await _held_rollback(stack, tmp_path, lambda: fresh_deploy(stack))
+    assert state is RollbackState.ABORTED
+    assert "production changed since the rollback was armed" in summary
+    assert len(rollback_posts(stack)) == posts  # never rolled back over the new deploy
