@@ -186,7 +186,8 @@ class RollbackEngine:
                  events: Sequence[Mapping[str, Any]] = (),
                  recent_errors: Callable[[], Sequence[str]] | None = None,
                  links: Sequence[tuple[str, str]] | None = None,
-                 owns_hosting: bool = False) -> None:
+                 owns_hosting: bool = False,
+                 progress: RollbackProgress | None = None) -> None:
         config = session.config
         self.session = session
         self.plan = plan
@@ -202,7 +203,10 @@ class RollbackEngine:
         self.links = list(links) if links is not None else \
             [(link.title, link.url) for link in config.environment.links]
         self.redactor = config.redactor
-        self.progress = RollbackProgress().apply_all(events)
+        # The fold of the session's rollback_* events; shared with the session when it
+        # keeps one (`session.rollbacks`), so the release log sees what runs here.
+        self.progress = (progress if progress is not None else RollbackProgress()) \
+            .apply_all(events)
         self._owns_hosting = owns_hosting
         self._live: Any = None  # LiveDeployments, once resolved
         self._hosting_problem: str | None = None
@@ -246,9 +250,11 @@ class RollbackEngine:
 
                 hosting = HostingClient(environment.hosting, now=session.context.stack_now)
                 owns = True
+        shared = getattr(session, "rollbacks", None)
         return cls(session, plan, hosting=hosting, redis_url=environment.redis_url,
                    posthog=environment.posthog, base_dir=base_dir, events=events,
-                   recent_errors=recent_errors, owns_hosting=owns)
+                   recent_errors=recent_errors, owns_hosting=owns,
+                   progress=shared if isinstance(shared, RollbackProgress) else None)
 
     async def load(self) -> None:
         """Fold the session's journal in (a half-done rollback after a restart). The
@@ -260,7 +266,8 @@ class RollbackEngine:
         if reader is None or context.session_id is None:
             return
         read = await reader(context.session_id)
-        self.progress = RollbackProgress().apply_all(event.record() for event in read.events)
+        fresh = RollbackProgress().apply_all(event.record() for event in read.events)
+        self.progress.rollbacks, self.progress.problems = fresh.rollbacks, fresh.problems
 
     async def aclose(self) -> None:
         """Let go of what the engine opened itself (a hosting client it made)."""
@@ -448,6 +455,7 @@ class RollbackEngine:
             self._hosting_problem = (f"no [environments.{self.environment}.hosting] in "
                                      "cockpit.toml")
             return
+        self._resolved = False  # until this answer is in
         try:
             await client.prepare()  # httpx's imports and TLS, off the loop (once)
             live = await client.current_and_previous()
@@ -692,7 +700,7 @@ class RollbackEngine:
             result = ActionResult(False, f"{type(exc).__name__}: {one_line(exc, 240)}")
         finally:
             self._action_task = None
-        if task is not None and task.cancelling() and not self._operator_cancel:
+        if task is not None and task.cancelling():
             raise asyncio.CancelledError  # the action swallowed the cockpit's own stop
         return result
 

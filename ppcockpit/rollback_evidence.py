@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Reading, Signal, Status
@@ -20,6 +20,10 @@ from ppcockpit.units import RATIO_DECIMALS, exceeds, percent, threshold_percent
 MAX_ERRORS = 5  # newest error lines kept
 MAX_ERROR_CHARS = 200
 MAX_PROVIDERS = 10
+LOG_SCAN = 2000  # newest log tail lines looked through for errors
+
+if TYPE_CHECKING:
+    from ppcockpit.logs import LogBuffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +215,22 @@ def _finite(value: object) -> float | None:
 
 def _text(value: object) -> str:
     return one_line(value, 400) if isinstance(value, str) else ""
+
+
+def log_tail_errors(buffer: LogBuffer, limit: int = MAX_ERRORS,
+                    scan: int = LOG_SCAN) -> Callable[[], list[str]]:
+    """`recent_errors` for the evidence, from the log tail's buffer: its newest error lines
+    (of the last `scan` lines), oldest first, as `time provider: message`."""
+    def newest() -> list[str]:
+        lines = buffer.since(max(0, buffer.next_seq - 1 - scan))
+        found = []
+        for line in reversed(lines):
+            if line.level == "error" and not line.marker:
+                who = f"{line.provider}: " if line.provider else ""
+                found.append(" ".join(part for part in (line.time, f"{who}"
+                                                        f"{line.message or line.raw}") if part))
+                if len(found) >= limit:
+                    break
+        return found[::-1]
+
+    return newest

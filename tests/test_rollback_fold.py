@@ -261,3 +261,17 @@ def test_the_rollback_modules_import_nothing_heavy_and_no_ui() -> None:
                            "ppcockpit.rehearsal.webhook_server")
     heavy = {*HTTP_LIBRARIES, "asyncssh", "textual", "screens"} - {"aiohttp"}
     assert not [name for name in loaded if name.split(".")[0] in heavy]
+
+
+def test_the_log_tails_newest_errors_are_the_evidence() -> None:
+    from ppcockpit.logs import LogBuffer, LogLine
+    from ppcockpit.rollback_evidence import log_tail_errors
+
+    buffer = LogBuffer(100)
+    first = buffer.allocate(12)
+    buffer.extend([LogLine(first + n, 0.0, f"raw {n}", time="10:00:0" + str(n % 10),
+                           level="error" if n % 2 else "info", provider="openai",
+                           message=f"failed {n}") for n in range(12)])
+    assert log_tail_errors(buffer, limit=3)() == [
+        "10:00:07 openai: failed 7", "10:00:09 openai: failed 9", "10:00:01 openai: failed 11"]
+    assert log_tail_errors(LogBuffer(10))() == []
