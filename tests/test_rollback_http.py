@@ -5,14 +5,18 @@ followed, never shown), the rehearsal sink's listing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
+import pytest
 from aiohttp import web
 
+from ppcockpit import cli_rollback
+from ppcockpit.cli import GlobalFlags
 from ppcockpit.config_model import HostingEnvironment
 from ppcockpit.config_types import dec_hook
 from ppcockpit.rehearsal.http_common import RequestLog
@@ -161,3 +165,44 @@ async def test_the_rehearsal_sink_lists_what_it_received(serve: Serve) -> None:
         listed = (await client.get(base + SINK_PATH)).json()
         assert (await client.get(base + "/")).status_code == 404
     assert [m["text"] for m in listed["messages"]] == ["rolled back"]
+
+
+def test_rollback_plan_never_prints_a_secret_a_hostile_api_echoes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    token = "vercel-planted-token-1234567890"
+    hook = f"https://hooks.example.com{WEBHOOK_PATH}"
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"code": "forbidden",
+                                            "message": f"bad token {token} \x1b[2J"}},
+                                 status=500)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+
+    async def run() -> int:
+        from tests.support.http_stub import serve_app
+
+        async with serve_app(app) as base:
+            (tmp_path / "cockpit.toml").write_text(
+                '[environments.production]\nbase_url = "https://app.example"\n'
+                '[environments.production.hosting]\nproject_id = "prj_x"\n'
+                f'token = "${{VERCEL_TOKEN}}"\napi_url = "{base}"\n'
+                '[[rollback.actions]]\nid = "hosting"\nkind = "hosting"\ntitle = "Back"\n'
+                '[[rollback.actions]]\nid = "notify"\nkind = "notify"\ntitle = "Tell"\n'
+                'url = "${SLACK_WEBHOOK_URL}"\n')
+            flags = GlobalFlags(config=str(tmp_path / "cockpit.toml"))
+            return await asyncio.to_thread(cli_rollback.main, ["plan", "--json"], flags)
+
+    monkeypatch.setenv("VERCEL_TOKEN", token)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", hook)
+    assert asyncio.run(run()) == 0
+    out = capsys.readouterr().out
+    document = json.loads(out)
+    assert document["target"] is None
+    hosting, notify = document["actions"]
+    assert "cannot run: hosting API: Vercel API answered the request with 500" in \
+        hosting["detail"]
+    assert notify["detail"] == "POST to the webhook at hooks.example.com"
+    assert token not in out and WEBHOOK_PATH not in out and "\x1b" not in out
