@@ -27,7 +27,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +48,6 @@ from ppcockpit.rollback_actions import (
     ActionResult,
     PlanFacts,
     clean_line,
-    deployment_text,
     describe,
     needs_second_confirmation,
     perform,
@@ -71,6 +69,13 @@ from ppcockpit.rollback_progress import (
     RollbackState,
     outcome,
 )
+from ppcockpit.rollback_view import (
+    ActionView,
+    DeploymentView,
+    PlanView,
+    RollbackStatus,
+    Waiting,
+)
 from ppcockpit.session import Refused, Session
 from ppcockpit.session_events import RollbackProgressed, RollbackStateChanged
 from ppcockpit.text import one_line
@@ -87,92 +92,6 @@ MIN_REASON = 3  # characters: a skip needs a reason, not a keystroke
 RESOLVE_TIMEOUT = 15.0
 NO_PLAN = ("There is no rollback plan: add [rollback] with [[rollback.actions]] to "
            "cockpit.toml or to the runbook file (see README, “Rollback”).")
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentView:
-    uid: str
-    url: str | None
-    sha: str | None
-    created: float | None
-    age_s: float | None
-
-    def text(self) -> str:
-        """`dpl_abc12345 · 3f2a1b7 · https://… · deployed 1d ago`."""
-        now = (self.created or 0.0) + self.age_s if self.age_s is not None else 0.0
-        return deployment_text({"uid": self.uid, "url": self.url, "sha": self.sha,
-                                "created": self.created}, now)
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """The run is stopped at `action` until the operator decides."""
-
-    action: str
-    why: str  # "failed", "interrupted", "confirm" (a second typed confirmation), "missing"
-    message: str
-    word: str | None = None  # what to type to confirm
-
-
-@dataclass(frozen=True, slots=True)
-class ActionView:
-    id: str
-    kind: str
-    title: str
-    optional: bool
-    detail: str  # its target, in one line (never a secret, never the webhook's path)
-    blocked: str | None  # why it cannot run as configured (None: it can)
-    state: ActionState
-    summary: str = ""  # how it ended
-    attempts: int = 0
-    output: tuple[str, ...] = ()
-    confirmation: str | None = None  # the word a second confirmation needs
-    confirmed: bool = False
-    by: str | None = None
-    reason: str | None = None  # why it was skipped
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackStatus:
-    """The rollback the modal shows: running, half-done, or just ended."""
-
-    id: str
-    dry_run: bool
-    state: str  # "running", "waiting", "half-done", "finished", "aborted"
-    armed_by: str
-    armed_at: str
-    trigger: str
-    outcome: str
-    waiting: Waiting | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlanView:
-    environment: str
-    actions: tuple[ActionView, ...]
-    current: DeploymentView | None = None
-    target: DeploymentView | None = None
-    hosting_problem: str | None = None
-    resolved: bool = False
-    rollback: RollbackStatus | None = None
-    problem: str | None = None  # no plan
-
-    def as_json(self) -> dict[str, Any]:
-        """`rollback plan --json`."""
-        current, target = self.current, self.target
-        return {
-            "environment": self.environment,
-            "current": None if current is None else
-            {"uid": current.uid, "url": current.url, "sha": current.sha},
-            "target": None if target is None else
-            {"uid": target.uid, "url": target.url, "sha": target.sha,
-             "age_s": None if target.age_s is None else round(target.age_s, 1)},
-            "actions": [{"id": a.id, "kind": a.kind, "title": a.title,
-                         "optional": a.optional,
-                         "detail": a.detail + (f" · cannot run: {a.blocked}" if a.blocked
-                                               else "")}
-                        for a in self.actions],
-        }
 
 
 class RollbackEngine:
