@@ -122,7 +122,7 @@ async def test_the_drill_rolls_back_once_flushes_only_personas_and_tells_everyon
     for secret in (VERCEL_TOKEN, WEBHOOK_TOKEN, POSTHOG_API_KEY, webhook):
         assert secret not in text
     assert "[sha256:" in text  # the planted token, fingerprinted
-    listed = httpx.get(webhook, timeout=10).json()  # what `rehearse --no-tui` points at
+    listed = (await asyncio.to_thread(httpx.get, webhook, timeout=10)).json()
     assert listed["messages"][-1]["text"] == text
     # PostHog: an annotation at the rollback, the event captured.
     assert annotation_count(stack) == annotations + 1
