@@ -57,12 +57,30 @@ PROBE_STEP_FAILED = "probe_step_failed"  # step, summary
 PHASE_COMPLETED = "phase_completed"  # phase
 DEPLOY_MARKED = "deploy_marked"  # the deploy time is the event's `at`; optional sha, url
 RELEASE_LOGGED = "release_logged"  # path
-ROLLBACK_PREFIX = "rollback_"  # rollback_* events: reserved for the rollback issue
+ROLLBACK_PREFIX = "rollback_"  # rollback_* events: the guarded rollback (ppcockpit.rollback)
+# `rollback` is always the rollback's id ("rb-" and 8 hex digits, made when it is armed), and
+# `action` an action id of the plan. Every rollback_* event carries `dry_run` (bool): a dry
+# run is journaled like a rollback and never counts as one.
+ROLLBACK_ARMED = "rollback_armed"  # rollback, dry_run, trigger (the evidence, one paragraph),
+#   evidence (its numbers), actions [{id, kind, title, optional}], target and current
+#   ({uid, url, sha, created} or null), stack_at (the watched stack's clock, unix seconds)
+ROLLBACK_RESUMED = "rollback_resumed"  # rollback, dry_run (continued after a restart)
+ROLLBACK_ACTION_STARTED = "rollback_action_started"  # rollback, action, kind, attempt,
+#   dry_run, detail (what it does: the request, the command line, the pattern)
+ROLLBACK_ACTION_FINISHED = "rollback_action_finished"  # rollback, action, result ("ok" or
+#   "failed"), summary, output_tail (bounded, redacted), duration_s, dry_run
+ROLLBACK_DECIDED = "rollback_decided"  # rollback, action, decision ("retry", "skip" or
+#   "confirm": the second typed confirmation), reason, dry_run
+ROLLBACK_ABORTED = "rollback_aborted"  # rollback, action (where it stopped), reason, dry_run
+ROLLBACK_FINISHED = "rollback_finished"  # rollback, result (one line), dry_run
+ROLLBACK_EVENTS = (ROLLBACK_ARMED, ROLLBACK_RESUMED, ROLLBACK_ACTION_STARTED,
+                   ROLLBACK_ACTION_FINISHED, ROLLBACK_DECIDED, ROLLBACK_ABORTED,
+                   ROLLBACK_FINISHED)
 
 EVENT_NAMES = (SESSION_OPENED, SESSION_CLOSED, STEP_CONFIRMED, STEP_OVERRIDDEN,
                GATE_OVERRIDDEN, COMMAND_STARTED, COMMAND_FINISHED, COMMAND_CANCELLED,
                VALUE_RECORDED, TAG_CREATED, PROBE_STEP_PASSED, PROBE_STEP_FAILED,
-               PHASE_COMPLETED, DEPLOY_MARKED, RELEASE_LOGGED)
+               PHASE_COMPLETED, DEPLOY_MARKED, RELEASE_LOGGED, *ROLLBACK_EVENTS)
 
 WORKER_THREAD_NAME = "ppcockpit-journal"
 
@@ -163,7 +181,9 @@ def _observe(job: Future[Any]) -> None:
 __all__ = [
     "COMMAND_CANCELLED", "COMMAND_FINISHED", "COMMAND_STARTED", "DEPLOY_MARKED",
     "EVENT_NAMES", "GATE_OVERRIDDEN", "MAX_EVENT_BYTES", "PHASE_COMPLETED",
-    "PROBE_STEP_FAILED", "PROBE_STEP_PASSED", "RELEASE_LOGGED", "ROLLBACK_PREFIX",
+    "PROBE_STEP_FAILED", "PROBE_STEP_PASSED", "RELEASE_LOGGED", "ROLLBACK_ABORTED",
+    "ROLLBACK_ACTION_FINISHED", "ROLLBACK_ACTION_STARTED", "ROLLBACK_ARMED", "ROLLBACK_DECIDED",
+    "ROLLBACK_EVENTS", "ROLLBACK_FINISHED", "ROLLBACK_PREFIX", "ROLLBACK_RESUMED",
     "SESSION_CLOSED", "SESSION_OPENED", "STEP_CONFIRMED", "STEP_OVERRIDDEN", "TAG_CREATED",
     "VALUE_RECORDED", "FileJournal", "JournalError", "JournalEvent", "JournalFiles",
     "JournalProblem", "JournalRead", "JournalStore", "NewEvent", "SessionInfo",

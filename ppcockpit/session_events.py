@@ -65,5 +65,30 @@ class SessionEnded:
     path: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RollbackProgressed:
+    """A rollback action changed state (`state`: an ActionState value of
+    ppcockpit.rollback_progress, e.g. "running", "ok", "failed") or, with `state` "output",
+    printed `line` (cleaned, redacted). `engine.view()` has the whole picture."""
+
+    rollback: str
+    action: str
+    state: str
+    line: str = ""
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackStateChanged:
+    """The rollback as a whole: "armed", "waiting" (for a decision: retry / skip / abort, or
+    a second confirmation), "finished" or "aborted"; `message` says it in one line."""
+
+    rollback: str
+    state: str
+    message: str
+    action: str | None = None  # the action a decision is waited for
+    dry_run: bool = False
+
+
 SessionEvent = ReadingArrived | AlertRaised | RunbookChanged | CommandOutput | Notice | \
-    SessionEnded
+    SessionEnded | RollbackProgressed | RollbackStateChanged

@@ -103,6 +103,7 @@ class HostingClient:
         self._now = now
         self._http = KeptClient(base_url=self.base_url, timeout=timeout,
                                 follow_redirects=False)
+        self._server_clock: tuple[float, float] | None = None  # (Date said, monotonic then)
 
     @property
     def target(self) -> str:
@@ -252,7 +253,19 @@ class HostingClient:
     def _reference_now(self, answer: _Answer) -> float:
         """The server's clock (its Date header) when it gives one, else ours: deployment
         times are the server's, and a rehearsal stand-in may run on accelerated time."""
-        return server_time(answer.headers.get("date")) or self._now()
+        said = server_time(answer.headers.get("date"))
+        if said is None:
+            return self._now()
+        self._server_clock = (said, time.monotonic())
+        return said
+
+    def server_now(self) -> float:
+        """Now by the server's clock, as its last Date header said (ours before any):
+        what a deployment's age is measured against."""
+        if self._server_clock is None:
+            return self._now()
+        said, seen = self._server_clock
+        return said + (time.monotonic() - seen)
 
     async def _request(self, method: str, path: str, params: dict[str, str],
                        deadline: float, *, change: bool = False) -> _Answer:

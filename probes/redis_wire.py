@@ -28,14 +28,17 @@ class BoundedReplyParser(_AsyncRESP2Parser):
     the elements of arrays all count) and at most MAX_ARRAY elements announced for an array:
     an announced length or count is never believed beyond the budget."""
 
+    max_reply_bytes = MAX_REPLY_BYTES
+    max_array = MAX_ARRAY
+
     async def read_response(self, disable_decoding: bool = False) -> Any:
-        self._budget = MAX_REPLY_BYTES
+        self._budget = self.max_reply_bytes
         return await super().read_response(disable_decoding=disable_decoding)
 
     def _spend(self, count: int) -> None:
         self._budget -= count
         if self._budget < 0:
-            raise InvalidResponse(f"reply larger than {size(MAX_REPLY_BYTES)}")
+            raise InvalidResponse(f"reply larger than {size(self.max_reply_bytes)}")
 
     async def _read(self, length: int) -> bytes:
         if length < 0:
@@ -46,7 +49,7 @@ class BoundedReplyParser(_AsyncRESP2Parser):
     async def _readline(self) -> bytes:
         line = await super()._readline()
         self._spend(len(line) + 2)
-        if line[:1] == b"*" and line[1:].isdigit() and int(line[1:]) > MAX_ARRAY:
+        if line[:1] == b"*" and line[1:].isdigit() and int(line[1:]) > self.max_array:
             raise InvalidResponse(f"array of {one_line(line[1:20].decode(), 20)} elements")
         return line
 

@@ -25,7 +25,8 @@ from ppcockpit.rehearsal.scenarios import SCENARIO_NAMES
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
 GONE_TIMEOUT = 5.0
-ENDPOINT_LINES = ("redis", "app", "posthog", "supabase", "management", "vercel", "logs")
+ENDPOINT_LINES = ("redis", "app", "posthog", "supabase", "management", "vercel", "webhook",
+                  "logs")
 
 
 @dataclass

@@ -18,7 +18,8 @@ from ppcockpit.rehearsal.stack import MAX_TIME_SCALE, RehearsalError, StackHandl
 PROG = "ppcockpit rehearse"
 DEFAULT_TIME_SCALE = 10.0
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ENDPOINT_ORDER = ("redis", "app", "posthog", "supabase", "management", "vercel", "logs")
+ENDPOINT_ORDER = ("redis", "app", "posthog", "supabase", "management", "vercel", "webhook",
+                  "logs")
 
 
 def _time_scale(text: str) -> float:

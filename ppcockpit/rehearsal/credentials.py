@@ -33,6 +33,10 @@ VERCEL_PROJECT_NAME = "pocket-philosopher"
 VERCEL_TEAM_ID = "team_rehearsal"
 VERCEL_STAGING_TARGET = "staging"  # a custom environment of the same Vercel project
 
+# The incoming webhook's path is its secret, as Slack's is (/services/T…/B…/<token>).
+WEBHOOK_TOKEN = "rehearsal0webhook0token0000000000"
+WEBHOOK_PATH = f"/services/T0REHEARSAL/B0ROLLBACK/{WEBHOOK_TOKEN}"
+
 
 def as_dict() -> dict[str, str]:
     """What a client of the stack needs beyond the generated cockpit.toml."""

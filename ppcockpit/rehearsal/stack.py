@@ -20,6 +20,7 @@ from ppcockpit.rehearsal import (
     posthog_server,
     supabase_server,
     vercel_server,
+    webhook_server,
 )
 from ppcockpit.rehearsal import credentials as cred
 from ppcockpit.rehearsal.clock import SimClock
@@ -114,6 +115,7 @@ class _StackThread(threading.Thread):
         self.config_path: Path | None = None
         self.endpoints: dict[str, str] = {}
         self.hosting = RequestLog()
+        self.webhook = RequestLog(webhook_server.MAX_MESSAGES)
         self.world: World | None = None
         self.faults = _WatchedFaults()  # replaced by the world's own when it exists
         self.staging: World | None = None  # staging's app: its own traffic and deployments
@@ -163,11 +165,13 @@ class _StackThread(threading.Thread):
                     ("supabase", supabase_server.build_app(world)),
                     ("management", management_server.build_app()),
                     ("vercel", vercel_server.build_app(world, self.hosting, [staging])),
-                    ("staging_app", app_server.build_app(staging)))
+                    ("staging_app", app_server.build_app(staging)),
+                    ("webhook", webhook_server.build_app(self.webhook)))
             for name, app in apps:
                 runner, port = await serve(app)
                 runners.append(runner)
                 self.endpoints[name] = f"http://127.0.0.1:{port}"
+            self.endpoints["webhook"] += cred.WEBHOOK_PATH
             self.endpoints["logs"] = str(log.path)
             if self.scenario != CALM:
                 world.inject(self.scenario, self.clock.start)
@@ -231,8 +235,8 @@ class _StackThread(threading.Thread):
 class StackHandle:
     """A running stack. Thread-safe: every method may be called from any thread.
 
-    `faults`, `active_faults` and `hosting_requests` answer at once from any thread, the
-    UI's event loop included. `inject`, `current_deployment`, `posthog_captures` and
+    `faults`, `active_faults`, `hosting_requests` and `webhook_messages` answer at once from
+    any thread, the UI's event loop included. `inject`, `current_deployment`, `posthog_captures` and
     `advance` run on the stack's own loop and wait for it (up to CALL_TIMEOUT seconds):
     call them from a worker thread, never from an event loop.
     """
@@ -273,6 +277,11 @@ class StackHandle:
     def hosting_requests(self) -> list[dict[str, Any]]:
         """What the hosting (Vercel) stand-in was asked, oldest first (bounded)."""
         return self._thread.hosting.snapshot()
+
+    def webhook_messages(self) -> list[dict[str, Any]]:
+        """What the webhook sink received (`{"text", "received_at", "content_type"}`),
+        oldest first (bounded). Answers at once from any thread."""
+        return self._thread.webhook.snapshot()
 
     def current_deployment(self, target: str = "production") -> dict[str, Any]:
         """The deployment serving `target` (production, or staging's)."""
