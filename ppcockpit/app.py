@@ -31,6 +31,8 @@ from ppcockpit.session_events import (
     CommandOutput,
     Notice,
     ReadingArrived,
+    RollbackProgressed,
+    RollbackStateChanged,
     RunbookChanged,
     SessionEnded,
     SessionEvent,
@@ -86,6 +88,7 @@ class CockpitApp(App[int]):
         Binding("t", "next_theme", "Theme"),
         Binding("d", "mark_deploy", "Mark deploy"),
         Binding("ctrl+e", "end_session", "End session", key_display="^E"),
+        Binding("R", "rollback", "Rollback", key_display="R"),
         Binding("F", "fault_menu", "Fault drill", key_display="F"),
         Binding("q", "quit", "Quit"),
         # The log tail's keys work from any panel (a key typed into an input stays there).
@@ -107,6 +110,8 @@ class CockpitApp(App[int]):
                  save_dir: Path | None = None) -> None:
         super().__init__()
         self.save_dir = save_dir  # where `s` writes the log buffer
+        self._rollback: Any = None  # the engine (ppcockpit.rollback), made at the first `R`
+        self._rollback_redraw = False
         self.session = session
         self.checklist = checklist
         self.notes = notes
@@ -160,6 +165,8 @@ class CockpitApp(App[int]):
 
     def _after_first_frame(self) -> None:
         self.session.start()
+        if self.session.rollbacks.open is not None and not self.session.context.read_only:
+            self.action_rollback()  # a rollback was cut short: it is the first thing to see
         # What was built to start is kept for good: moving it out of the collector's sight
         # keeps full collections (the slowest were ~60 ms) from stalling keys in a log flood.
         gc.freeze()
@@ -167,6 +174,8 @@ class CockpitApp(App[int]):
     async def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if self._rollback is not None:
+            await self._rollback.aclose()
         await self.session.stop()
 
     # --- session events -----------------------------------------------------------------
@@ -180,6 +189,8 @@ class CockpitApp(App[int]):
             case RunbookChanged() | CommandOutput():
                 self._redraw_soon()
                 self._end_when_complete()
+            case RollbackProgressed() | RollbackStateChanged():
+                self._redraw_rollback_soon()
             case SessionEnded(markdown=markdown, path=path):
                 self._ended = True
                 self.push_screen(ReleaseLogScreen(markdown, path))
@@ -442,6 +453,81 @@ class CockpitApp(App[int]):
                               at=datetime.now(UTC))
         self.call_from_thread(self.notify, f"{len(lines)} lines saved to {path} (mode 0600)",
                               title="Logs saved")
+
+    # --- rollback -------------------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        if self._rollback is None:
+            from ppcockpit.rollback import RollbackEngine
+            from ppcockpit.rollback_evidence import log_tail_errors
+
+            dashboard = self._dashboard()
+            errors = log_tail_errors(dashboard.log_buffer) if dashboard is not None else None
+            self._rollback = RollbackEngine.for_session(self.session, recent_errors=errors)
+        return self._rollback
+
+    def action_rollback(self) -> None:
+        """`R`: the evidence, the plan, arming by the environment's typed name. A second
+        `R` while one runs shows its progress; it never starts another."""
+        if self.session.context.read_only:
+            self.notify("Read-only: a rollback cannot be armed from this cockpit.",
+                        title="Rollback refused", severity="warning")
+            return
+        from screens.rollback import RollbackScreen
+
+        if isinstance(self.screen, RollbackScreen):
+            return
+        engine = self._engine()
+        self.push_screen(RollbackScreen(self.session.environment,
+                                        self._rollback_content(resolving=not engine.running)))
+        if not engine.running:
+            self.run_worker(self._resolve_rollback(), group="rollback plan",
+                            exit_on_error=False)
+
+    def _rollback_content(self, resolving: bool = False) -> Any:
+        from screens.rollback import RollbackContent
+
+        engine = self._engine()
+        return RollbackContent(engine.plan_view(), engine.evidence(), resolving=resolving)
+
+    async def _resolve_rollback(self) -> None:
+        await self._engine().resolve()
+        self._redraw_rollback()
+
+    def _redraw_rollback_soon(self) -> None:
+        if not self._rollback_redraw:  # output lines come fast: one redraw per tenth
+            self._rollback_redraw = True
+            self.set_timer(REDRAW_COALESCE, self._redraw_rollback)
+
+    def _redraw_rollback(self) -> None:
+        from screens.rollback import RollbackScreen
+
+        self._rollback_redraw = False
+        for screen in self.screen_stack:
+            if isinstance(screen, RollbackScreen):
+                screen.content = self._rollback_content()
+
+    def on_rollback_screen_armed(self, event: Any) -> None:
+        engine = self._engine()
+        if event.resume:
+            job = engine.execute(resume=True)
+        else:
+            job = engine.execute(dry_run=event.dry_run, trigger=engine.evidence(),
+                                 target_uid=event.target_uid)
+        self.run_worker(job, group="rollback", exit_on_error=False)
+        self._redraw_rollback_soon()
+
+    def on_rollback_screen_decided(self, event: Any) -> None:
+        job = self._engine().decide(event.action, event.decision, event.reason)
+        self.run_worker(job, group="rollback", exit_on_error=False)
+
+    def on_rollback_screen_confirmed(self, event: Any) -> None:
+        job = self._engine().confirm(event.action, event.typed)
+        self.run_worker(job, group="rollback", exit_on_error=False)
+
+    def on_rollback_screen_stop_requested(self, event: Any) -> None:
+        if self._engine().cancel():
+            self.notify("Stopping the running action…", title="Rollback", timeout=3)
 
     def action_fault_menu(self) -> None:
         if self.rehearsal is None:

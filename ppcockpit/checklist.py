@@ -327,6 +327,7 @@ class Checklist:
                                  session.config.environment.links),
             manual_checks=tuple(checks),
             overrides=tuple(overrides),
+            rollback=session.rollbacks.release_rollback(),
             session=progress.session,
             verdict=session.verdict().decision.value,
         )

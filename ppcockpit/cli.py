@@ -31,7 +31,7 @@ from ppcockpit.text import one_line
 from ppcockpit.verdict import decide
 
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log")
+COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log", "rollback")
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,7 @@ USAGE = """usage: ppcockpit [GLOBAL FLAGS] [COMMAND ...]
   runbook import FILE.md [-o FILE]
   journal list [--json] | journal show ID [--json]
   release-log [--session ID] [--format markdown|toml]
+  rollback plan [--json]     the rollback plan, its target resolved; nothing runs
 
 global flags (before or after the command):
   --config PATH   --env NAME   --env-file PATH   --read-only   --theme NAME   --new-session
@@ -216,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rehearse_main(rest[1:], lambda handle: _open_rehearsal(handle, flags))
         if command == "check":
             return _check(rest[1:], flags)
+        if command == "rollback":
+            from ppcockpit import cli_rollback
+
+            return cli_rollback.main(rest[1:], flags)
         if command in ("runbook", "journal", "release-log"):
             from ppcockpit import cli_records
 

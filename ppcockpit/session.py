@@ -28,6 +28,7 @@ from ppcockpit.journal import (
 from ppcockpit.journal_records import JournalEvent, NewEvent
 from ppcockpit.model import Reading, Snapshot, Verdict
 from ppcockpit.probe import DeployAware
+from ppcockpit.rollback_progress import RollbackProgress
 from ppcockpit.runbook import Runbook, StepKind
 from ppcockpit.runbook_engine import (
     RunbookProgress,
@@ -107,6 +108,10 @@ class Session:
         intervals = {name: probe.interval for name, probe in runner.probes.items()}
         self.state = CockpitState(runner.names, intervals, history=context.config.history)
         self.other_readings: dict[tuple[str, str], Reading] = {}
+        events = list(events)
+        # One fold of the journal's rollback events: the engine resumes from it and the
+        # release log records it.
+        self.rollbacks = RollbackProgress().apply_all(events)
         self.progress: RunbookProgress | None = None
         if context.runbook is not None:
             self.progress = RunbookProgress(context.runbook, self.environment,
