@@ -47,7 +47,7 @@ from screens.log_tail import LogTailPanel
 from screens.logs_screen import LogsScreen
 from screens.prompt import AskConfirm, AskText
 from screens.release_log import ReleaseLogScreen
-from themes import STYLESHEET, THEME_NAMES, THEMES, next_theme
+from themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, next_theme
 
 SEVERITY: dict[Status, SeverityLevel] = {
     Status.HEALTHY: "information",
@@ -122,6 +122,9 @@ class CockpitApp(App[int]):
         self.initial_theme = theme
         self._redraw_pending = False
         self._drawn_at = 0.0  # monotonic
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
 
     @property
     def runner(self) -> ProbeRunner:

@@ -38,7 +38,7 @@ class DescribeScreen(ModalScreen[str | None]):
         border: round $primary; background: $surface; padding: 0 1;
     }
     DescribeScreen VerticalScroll { height: auto; max-height: 40; }
-    DescribeScreen .describe--keys { color: $text-muted; }
+    DescribeScreen .describe--keys { color: $quiet; }
     """
 
     def __init__(self, snapshot: Snapshot, probe: str, row_key: str | None = None) -> None:

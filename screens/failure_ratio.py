@@ -106,15 +106,15 @@ class FailureRatioPanel(Widget, can_focus=True):
     FailureRatioPanel > .status--healthy { color: $success; }
     FailureRatioPanel > .status--degraded { color: $warning; }
     FailureRatioPanel > .status--unavailable { color: $error; text-style: bold; }
-    FailureRatioPanel > .status--unknown { color: $text-muted; text-style: italic; }
-    FailureRatioPanel > .status--skipped { color: $text-muted; }
+    FailureRatioPanel > .status--unknown { color: $quiet; text-style: italic; }
+    FailureRatioPanel > .status--skipped { color: $quiet; }
     FailureRatioPanel > .failure-ratio--ok { color: $success; }
     FailureRatioPanel > .failure-ratio--warn { color: $warning; }
     FailureRatioPanel > .failure-ratio--crit { color: $error; text-style: bold; }
-    FailureRatioPanel > .failure-ratio--nodata { color: $text-muted; }
+    FailureRatioPanel > .failure-ratio--nodata { color: $quiet; }
     FailureRatioPanel > .failure-ratio--threshold { color: $error 70%; }
     FailureRatioPanel > .failure-ratio--deploy { color: $accent; text-style: bold; }
-    FailureRatioPanel > .failure-ratio--muted { color: $text-muted; }
+    FailureRatioPanel > .failure-ratio--muted { color: $quiet; }
     FailureRatioPanel > .failure-ratio--value { text-style: bold; }
     """
 

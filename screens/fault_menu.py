@@ -29,7 +29,7 @@ class FaultMenu(ModalScreen[str | None]):
         border: round $warning; background: $surface; padding: 0 1;
     }
     FaultMenu #fault-menu-title { color: $warning; text-style: bold; }
-    FaultMenu #fault-menu-hint { color: $text-muted; }
+    FaultMenu #fault-menu-hint { color: $quiet; }
     FaultMenu OptionList { height: auto; max-height: 16; border: none; }
     """
 

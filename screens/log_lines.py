@@ -291,7 +291,10 @@ class LogLinesView(ScrollView, can_focus=True):
             text = row_text(line, self._columns, styles, self._pattern)
             if is_cursor:
                 text.stylize_before(styles["log--cursor"])
-            strip = Strip(text.render(self.app.console), text.cell_len)
+            # The panel's colours under every cell: a row is drawn on the theme's background,
+            # not the terminal's (a light theme would show dark rows).
+            strip = Strip(text.render(self.app.console), text.cell_len).apply_style(
+                self.rich_style)
             self._cache[key] = strip
             if not self._wrap and strip.cell_length > self._max_width:
                 self._max_width = strip.cell_length
@@ -309,7 +312,8 @@ class LogLinesView(ScrollView, can_focus=True):
         line = self._lines[index]
         is_cursor = line.seq == self.cursor_seq
         strip = self._strip(line, is_cursor)
-        fill = self._style_map()["log--cursor"] if is_cursor else None
+        fill = self.rich_style + self._style_map()["log--cursor"] if is_cursor \
+            else self.rich_style
         if not self._wrap:
             return strip.crop_extend(scroll_x, scroll_x + width, fill)
         if part == 0:

@@ -51,23 +51,23 @@ class LogTailPanel(Vertical):
 
     DEFAULT_CSS = """
     LogTailPanel { height: 1fr; min-height: 6; }
-    LogTailPanel > #log-state { height: auto; max-height: 2; color: $text-muted; }
+    LogTailPanel > #log-state { height: auto; max-height: 2; color: $quiet; }
     LogTailPanel > #log-state.-down { color: $error; text-style: bold; }
-    LogTailPanel > #log-state.-none { color: $text-muted; text-style: italic; }
-    LogTailPanel > #log-detail { height: auto; max-height: 3; color: $text-muted; }
+    LogTailPanel > #log-state.-none { color: $quiet; text-style: italic; }
+    LogTailPanel > #log-detail { height: auto; max-height: 3; color: $quiet; }
     LogTailPanel > #log-search { height: 1; border: none; padding: 0 1; display: none; }
     LogTailPanel > #log-search.-open { display: block; }
     LogTailPanel > #log-search.-invalid { color: $error; }
     LogLinesView { height: 1fr; overflow-y: scroll; background: $surface; }
     LogLinesView.-wrap { overflow-x: hidden; }
-    LogLinesView > .log--time { color: $text-muted; }
+    LogLinesView > .log--time { color: $quiet; }
     LogLinesView > .log--error { color: $error; text-style: bold; }
     LogLinesView > .log--warn { color: $warning; }
     LogLinesView > .log--info { color: $success; }
-    LogLinesView > .log--debug { color: $text-muted; }
+    LogLinesView > .log--debug { color: $quiet; }
     LogLinesView > .log--route { color: $secondary; }
     LogLinesView > .log--provider { color: $accent; }
-    LogLinesView > .log--request-id { color: $text-muted; }
+    LogLinesView > .log--request-id { color: $quiet; }
     LogLinesView > .log--raw { color: $foreground; }
     LogLinesView > .log--error-message { color: $error; }
     LogLinesView > .log--cut { color: $warning; text-style: reverse; }

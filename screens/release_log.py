@@ -24,7 +24,7 @@ class ReleaseLogScreen(ModalScreen[None]):
     }
     ReleaseLogScreen VerticalScroll { height: auto; max-height: 30; }
     ReleaseLogScreen .release--title { color: $success; text-style: bold; }
-    ReleaseLogScreen .release--keys { color: $text-muted; }
+    ReleaseLogScreen .release--keys { color: $quiet; }
     """
 
     def __init__(self, markdown: str, path: str | None) -> None:

@@ -60,11 +60,11 @@ class RollbackScreen(ModalScreen[None]):
     RollbackScreen #rollback-arm Switch { width: auto; }
     RollbackScreen #rollback-arm Label { padding: 1 1 0 1; }
     RollbackScreen #rollback-why { color: $error; height: auto; }
-    RollbackScreen #rollback-keys { color: $text-muted; }
+    RollbackScreen #rollback-keys { color: $quiet; }
     RollbackScreen > .rollback--ok { color: $success; }
     RollbackScreen > .rollback--failed { color: $error; text-style: bold; }
     RollbackScreen > .rollback--running { color: $accent; text-style: bold; }
-    RollbackScreen > .rollback--muted { color: $text-muted; }
+    RollbackScreen > .rollback--muted { color: $quiet; }
     RollbackScreen > .rollback--heading { text-style: bold; }
     """
     COMPONENT_CLASSES = {"rollback--ok", "rollback--failed", "rollback--running",

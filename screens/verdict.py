@@ -33,7 +33,7 @@ class VerdictScreen(ModalScreen[None]):
         border: round $primary; background: $surface; padding: 0 1;
     }
     VerdictScreen VerticalScroll { height: auto; max-height: 40; }
-    VerdictScreen .verdict--keys { color: $text-muted; }
+    VerdictScreen .verdict--keys { color: $quiet; }
     """
 
     def __init__(self, snapshot: Snapshot) -> None:

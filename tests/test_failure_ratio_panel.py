@@ -14,6 +14,7 @@ from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.model import Failure, Reading, Status
 from probes.posthog_series import MINUTE, MinuteCount, evaluate
 from screens.failure_ratio import CRIT_GLYPH, FailureRatioPanel
+from themes import VARIABLE_DEFAULTS
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEPLOY = END - 4 * MINUTE  # the first of the last five minutes
@@ -60,6 +61,9 @@ def stale() -> Reading:
 
 
 class PanelApp(App[None]):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     def __init__(self, width: str, height: str) -> None:
         super().__init__()
         self.panel_css = f"FailureRatioPanel {{ width: {width}; height: {height}; }}"

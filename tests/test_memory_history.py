@@ -5,9 +5,13 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from screens.redis_panel import MemoryHistory
+from themes import VARIABLE_DEFAULTS
 
 
 class Host(App):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     CSS = """
     MemoryHistory { width: 10; height: 2; }
     MemoryHistory > .bar--ok { color: green; }

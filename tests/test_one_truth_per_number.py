@@ -16,6 +16,7 @@ from probes.redis_info import InfoSummary, summarize_info
 from screens.failure_ratio import FailureRatioPanel
 from screens.redis_panel import MemoryBar, RedisPanel
 from tests.support.screen_text import screen_text
+from themes import VARIABLE_DEFAULTS
 
 MIB = 1024 * 1024
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -37,11 +38,17 @@ def snapshot(reading: Reading) -> Snapshot:
 
 
 class RedisHost(App):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     def compose(self) -> ComposeResult:
         yield RedisPanel()
 
 
 class PosthogHost(App):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     def compose(self) -> ComposeResult:
         yield FailureRatioPanel()
 

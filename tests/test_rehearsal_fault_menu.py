@@ -5,12 +5,16 @@ from __future__ import annotations
 from textual.app import App
 
 from screens.fault_menu import FaultMenu
+from themes import VARIABLE_DEFAULTS
 
 FAULTS = [("calm", "clears every fault"), ("provider-outage", "anthropic goes down"),
           ("db-down", "503 with details")]
 
 
 class Host(App[None]):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     def __init__(self) -> None:
         super().__init__()
         self.picked: list[str | None] = []

@@ -22,21 +22,23 @@ DARK = Theme(
     warning="#ffd75f",
     error="#ff5f5f",
     dark=True,
+    variables={"quiet": "#a8a8a8"},  # secondary text: legible, unlike $quiet's 60%
 )
 
 LIGHT = Theme(
     name="light",
-    primary="#005faf",
+    primary="#004f93",
     secondary="#5f5f87",
-    accent="#af5f00",
+    accent="#8a4a00",
     foreground="#1c1c1c",
     background="#fafafa",
     surface="#eeeeee",
     panel="#e4e4e4",
-    success="#007f00",
-    warning="#8a6a00",
-    error="#c00000",
+    success="#005f00",
+    warning="#6b5200",
+    error="#a80000",
     dark=False,
+    variables={"quiet": "#4e4e4e"},
 )
 
 HIGH_CONTRAST = Theme(
@@ -54,9 +56,13 @@ HIGH_CONTRAST = Theme(
     dark=True,
     luminosity_spread=0.0,
     text_alpha=1.0,
+    variables={"quiet": "#d0d0d0"},
 )
 
 THEMES: tuple[Theme, ...] = (DARK, LIGHT, HIGH_CONTRAST)
+# The cockpit's own variables, for the moment before one of its themes is active (an App
+# returns them from get_theme_variable_defaults()).
+VARIABLE_DEFAULTS: dict[str, str] = dict(DARK.variables)
 THEME_NAMES: tuple[str, ...] = tuple(theme.name for theme in THEMES)
 
 

@@ -15,7 +15,7 @@ from ppcockpit.secrets import Redactor
 from probes.log_parse import LineParser
 from screens.log_lines import LogLinesView
 from screens.log_tail import LogTailPanel
-from themes import STYLESHEET, THEMES
+from themes import STYLESHEET, THEMES, VARIABLE_DEFAULTS
 
 AT = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 SECRET = "sk-live-planted-secret-000111"
@@ -51,6 +51,9 @@ def feed(buffer: LogBuffer, lines: list[bytes]) -> None:
 
 
 class LogHost(App[None]):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return VARIABLE_DEFAULTS
+
     CSS_PATH = STYLESHEET
 
     def __init__(self, buffer: LogBuffer, saves: Path | None = None) -> None:
