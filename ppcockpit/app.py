@@ -111,6 +111,7 @@ class CockpitApp(App[int]):
         super().__init__()
         self.save_dir = save_dir  # where `s` writes the log buffer
         self._rollback: Any = None  # the engine (ppcockpit.rollback), made at the first `R`
+        self._annotation_confirmed = False  # `d` asked once before writing to PostHog
         self._rollback_redraw = False
         self.session = session
         self.checklist = checklist
@@ -135,7 +136,8 @@ class CockpitApp(App[int]):
         log_tail = self.session.context.log_tail
         screen = DashboardScreen(rehearsal=self._rehearsal_label(), clock=self.clock,
                                  memory_warn=redis.memory_warn, memory_crit=redis.memory_crit,
-                                 log_buffer=log_tail.buffer if log_tail else None)
+                                 log_buffer=log_tail.buffer if log_tail else None,
+                                 read_only=self.session.context.read_only)
         # Drawn in the first frame: the checklist does not wait for a reading.
         screen.snapshot = self.session.snapshot()
         screen.checklist = self._checklist_content()
@@ -294,8 +296,25 @@ class CockpitApp(App[int]):
         self.notify(f"Theme: {self.theme}", timeout=2)
 
     def action_mark_deploy(self) -> None:
-        """The deploy went live now: before/after comparisons and change checks start here."""
-        self.run_worker(self.session.mark_deploy(), group="deploy marker", exit_on_error=False)
+        """`d`: the deploy went live now — before/after comparisons and change checks start
+        here. The first time it writes a PostHog annotation it asks (Enter confirms); in
+        read-only it marks this screen only, and says so."""
+        posthog = self.config.environment.posthog
+        remote = bool(posthog and posthog.api_key) and not self.session.context.read_only
+        if not remote or self._annotation_confirmed:
+            self.run_worker(self.session.mark_deploy(), group="deploy marker",
+                            exit_on_error=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._annotation_confirmed = True
+                self.run_worker(self.session.mark_deploy(), group="deploy marker",
+                                exit_on_error=False)
+
+        self.push_screen(AskConfirm("Mark the deploy", "Mark the deploy as live now, journal "
+                                    "it and write an annotation to PostHog for the whole "
+                                    "team to see?", yes="Enter mark it"), answered)
 
     # --- the checklist ------------------------------------------------------------------
 

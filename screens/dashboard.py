@@ -54,8 +54,9 @@ class DashboardScreen(Screen[None]):
 
     def __init__(self, *, rehearsal: str | None = None, memory_warn: float = 0.75,
                  memory_crit: float = 0.90, clock: Callable[[], float] = time.time,
-                 log_buffer: LogBuffer | None = None) -> None:
+                 log_buffer: LogBuffer | None = None, read_only: bool = False) -> None:
         super().__init__()
+        self.read_only = read_only
         self.rehearsal = rehearsal
         self.memory_warn = memory_warn
         self.memory_crit = memory_crit
@@ -64,7 +65,7 @@ class DashboardScreen(Screen[None]):
         self.current = PANELS[0][0]
 
     def compose(self) -> ComposeResult:
-        yield CockpitHeader(rehearsal=self.rehearsal, clock=self.clock)
+        yield CockpitHeader(rehearsal=self.rehearsal, clock=self.clock, read_only=self.read_only)
         # The layout class is right from the start: set after mount, it would restyle and
         # lay out every widget a second time before the first frame.
         layout = "wide" if self._wide(self.app.size.width, self.app.size.height) else "narrow"

@@ -19,15 +19,17 @@ VERDICT_GLYPHS = {Decision.GO: "● GO", Decision.NO_GO: "✖ NO-GO", Decision.W
 class CockpitHeader(Widget):
     """Who, where, when, and whether it is safe to go on."""
 
-    COMPONENT_CLASSES = {"header--go", "header--no-go", "header--waiting", "header--rehearsal"}
+    COMPONENT_CLASSES = {"header--go", "header--no-go", "header--waiting", "header--rehearsal",
+                         "header--read-only"}
     snapshot: reactive[Snapshot | None] = reactive(None)
     now: reactive[float] = reactive(0.0)
     rehearsal: reactive[str | None] = reactive(None)
 
-    def __init__(self, *, rehearsal: str | None = None,
+    def __init__(self, *, rehearsal: str | None = None, read_only: bool = False,
                  clock: Callable[[], float] = time.time, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.set_reactive(CockpitHeader.rehearsal, rehearsal)
+        self.read_only = read_only
         self.clock = clock
 
     def on_mount(self) -> None:
@@ -50,6 +52,9 @@ class CockpitHeader(Widget):
         if self.rehearsal:
             badge = f" REHEARSAL · {self.rehearsal} " if width >= 120 else " REHEARSAL "
             text.append(badge, style=self.get_component_rich_style("header--rehearsal"))
+            text.append(" ")
+        if self.read_only:  # a teammate watching: nothing here can change anything
+            text.append(" READ-ONLY ", style=self.get_component_rich_style("header--read-only"))
             text.append(" ")
         if snap is None:
             return text

@@ -14,6 +14,7 @@ from ppcockpit.config import load_config
 from ppcockpit.model import Status
 from ppcockpit.rehearsal.stack import StackHandle, start_stack
 from screens.fault_menu import FaultMenu
+from screens.prompt import AskConfirm
 from tests.support.screen_text import screen_text
 
 
@@ -75,7 +76,11 @@ async def test_mark_deploy_annotates_posthog_and_the_session_is_captured(
     assert posthog is not None and posthog.api_key and posthog.capture_key
     app = make_app(config, build_runner(config), rehearsal=stack)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("d")
+        await pilot.press("d")  # the first annotation asks before it writes to PostHog
+        await pilot.pause()
+        assert isinstance(app.screen, AskConfirm)
+        assert "PostHog" in screen_text(app)
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         messages = [str(n.message) for n in app._notifications]
@@ -90,3 +95,35 @@ async def test_mark_deploy_annotates_posthog_and_the_session_is_captured(
     assert any(c == f"Deploy of rehearsal marked by {config.operator}" for c in contents)
     events = [c.get("event") for c in stack.posthog_captures()]
     assert "cockpit_session_started" in events  # flushed when the cockpit closed
+
+
+async def annotations(config) -> int:  # type: ignore[no-untyped-def]
+    posthog = config.environment.posthog
+    async with httpx.AsyncClient(base_url=posthog.host, timeout=5) as client:
+        listed = await client.get(f"/api/projects/{posthog.project_id}/annotations/",
+                                  headers={"Authorization": f"Bearer {posthog.api_key}"})
+    return len(listed.json()["results"])
+
+
+async def test_mark_deploy_asks_first_and_escape_writes_nothing(stack: StackHandle) -> None:
+    config = load_config(stack.config_path)
+    before = await annotations(config)
+    app = make_app(config, build_runner(config), rehearsal=stack)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+    assert await annotations(config) == before
+
+
+async def test_read_only_says_it_and_marks_only_the_screen(stack: StackHandle) -> None:
+    config = load_config(stack.config_path)
+    app = make_app(config, build_runner(config), rehearsal=stack, read_only=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert "READ-ONLY" in screen_text(app).splitlines()[0]
+        await pilot.press("d")  # no question: nothing remote is written
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [str(n.message) for n in app._notifications]
+        assert any("nothing remote was changed" in m for m in messages)
