@@ -8,16 +8,17 @@ import contextlib
 import gc
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ppcockpit.checklist import Checklist
@@ -48,6 +49,34 @@ from screens.logs_screen import LogsScreen
 from screens.prompt import AskConfirm, AskText
 from screens.release_log import ReleaseLogScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, next_theme
+
+# The command palette: (title, what it does, the action it runs).
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("Checklist: confirm the selected step", "Space on a manual step",
+     "focused_checklist('confirm')"),
+    ("Checklist: run / record / open the selected step", "Enter on a step",
+     "focused_checklist('open')"),
+    ("Checklist: override the selected step or gate", "o, with a typed reason",
+     "focused_checklist('override')"),
+    ("End the session and write the release log", "Ctrl+E", "end_session"),
+    ("Rollback", "R: the evidence, the plan, arming by typed name", "rollback"),
+    ("Mark the deploy as live now", "d", "mark_deploy"),
+    ("Refresh every probe now", "r", "refresh"),
+    ("Verdict, warnings and status history", "v", "screen.verdict"),
+    ("Logs: follow / pause", "p", "logs('toggle_follow')"),
+    ("Logs: errors only", "1", "logs('level(1)')"),
+    ("Logs: warnings and up", "2", "logs('level(2)')"),
+    ("Logs: info and up", "3", "logs('level(3)')"),
+    ("Logs: everything", "4", "logs('level(4)')"),
+    ("Logs: search", "/", "logs('search')"),
+    ("Logs: wrap long lines", "w", "logs('toggle_wrap')"),
+    ("Logs: save the buffer", "s (mode 0600)", "logs('save')"),
+    ("Logs: full screen", "l", "logs_full_screen"),
+    ("Next panel", "Tab", "screen.panel(1)"),
+    ("Fault drill", "F: inject a fault into the rehearsal", "fault_menu"),
+    ("Help: every key", "?", "help"),
+    ("Quit", "q (asks while a session is open)", "quit"),
+)
 
 SEVERITY: dict[Status, SeverityLevel] = {
     Status.HEALTHY: "information",
@@ -126,6 +155,16 @@ class CockpitApp(App[int]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return VARIABLE_DEFAULTS
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Ctrl+P: every action of the cockpit (and only the cockpit's three themes)."""
+        for title, help_text, action in COMMANDS:
+            if action == "fault_menu" and self.rehearsal is None:
+                continue
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
+        for theme in THEME_NAMES:
+            yield SystemCommand(f"Theme: {theme}", f"Show the cockpit in its {theme} theme",
+                                partial(setattr, self, "theme", theme))
 
     @property
     def runner(self) -> ProbeRunner:
@@ -278,14 +317,7 @@ class CockpitApp(App[int]):
         return True
 
     def action_help(self) -> None:
-        keys = [
-            (binding.key_display or binding.key, binding.description)
-            for _, binding, enabled, _ in self.screen.active_bindings.values()
-            if enabled and binding.description and binding.show  # not every scroll key
-        ]
-        keys += [("Tab / Shift+Tab", "Next / previous panel"), ("j / k", "Move down / up"),
-                 ("Ctrl+P", "Command palette")]
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen())
 
     def action_refresh(self) -> None:
         self.session.refresh()
@@ -317,6 +349,13 @@ class CockpitApp(App[int]):
                                     "team to see?", yes="Enter mark it"), answered)
 
     # --- the checklist ------------------------------------------------------------------
+
+    def action_focused_checklist(self, action: str) -> None:
+        """A checklist action from the palette: on the checklist's selected step."""
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.show_panel("checklist")
+            getattr(dashboard.query_one(ChecklistPanel), f"action_{action}")()
 
     def _checklist_job(self, job: Any, what: str) -> None:
         """Run a checklist command in the background: a refusal is said, a failure too."""

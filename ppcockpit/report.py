@@ -70,4 +70,6 @@ def as_table(environment: str, verdict: Verdict, readings: list[Reading],
         count = len(verdict.not_configured)
         lines.append(f"{count} of {len(readings)} probe{'s' if count > 1 else ''} not "
                      f"configured (not checked): {', '.join(verdict.not_configured)}")
+    if width is not None:
+        lines = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
     return "\n".join(lines)

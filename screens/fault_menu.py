@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -25,12 +26,13 @@ class FaultMenu(ModalScreen[str | None]):
     DEFAULT_CSS = """
     FaultMenu { align: center middle; }
     FaultMenu > Vertical {
-        width: 90; max-width: 95%; height: auto; max-height: 90%;
+        width: 90; max-width: 96%; height: auto; max-height: 100%;
         border: round $warning; background: $surface; padding: 0 1;
     }
     FaultMenu #fault-menu-title { color: $warning; text-style: bold; }
     FaultMenu #fault-menu-hint { color: $quiet; }
-    FaultMenu OptionList { height: auto; max-height: 16; border: none; }
+    FaultMenu OptionList { height: auto; max-height: 18; border: none;
+                           scrollbar-size-vertical: 1; }
     """
 
     def __init__(self, faults: list[tuple[str, str]]) -> None:
@@ -38,10 +40,13 @@ class FaultMenu(ModalScreen[str | None]):
         self.faults = list(faults)
 
     def compose(self) -> ComposeResult:
-        width = max((len(name) for name, _ in self.faults), default=4)
         options = []
         for name, description in self.faults:
-            label = Text.assemble((f"{name:<{width}}", "bold"), "  ", one_line(description))
+            # A grid: a description that wraps stays under itself, not under the name.
+            label = Table.grid(padding=(0, 2))
+            label.add_column(width=max(len(n) for n, _ in self.faults), no_wrap=True)
+            label.add_column(ratio=1)
+            label.add_row(Text(name, style="bold"), Text(one_line(description)))
             options.append(Option(label, id=name))
         with Vertical():
             yield Static("REHEARSAL DRILL · inject a fault", id="fault-menu-title")

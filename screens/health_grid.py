@@ -22,7 +22,7 @@ from screens.format import (
 from screens.table_sync import FittedTable
 
 FAILS_WIDTH = 10
-COLUMNS = (("dependency", 10), ("status", 16), ("latency", 7), ("fails", FAILS_WIDTH),
+COLUMNS = (("dependency", 10), ("status", 18), ("latency", 7), ("fails", FAILS_WIDTH),
            ("since", 5), ("detail", None))
 
 
@@ -44,6 +44,10 @@ class HealthGrid(Vertical, can_focus=False):
             self.post_message(self.DescribeRequested("health",
                                                      None if key == "endpoint" else key))
 
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._last_rows: tuple[Row, ...] = ()  # the providers the app last listed
+
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="health-table")
 
@@ -60,10 +64,25 @@ class HealthGrid(Vertical, can_focus=False):
         retitle(self, f"Health · {reading.target}")
         styles = status_styles(self)
         rows = [("endpoint", self._endpoint_cells(reading, snapshot, styles))]
-        for row in reading.rows:
+        known = reading.rows
+        if known:
+            self._last_rows = known
+        for row in known or self._last_rows:
+            # An answer without providers (a 502 page, no service role) says nothing about
+            # them: the last known rows stay, marked so, and the grid does not jump.
             signal = snapshot.signals.get(f"health/{row.key}")
-            rows.append((row.key, self._row_cells(row, signal, snapshot.taken_at, styles)))
+            cells = self._row_cells(row, signal, snapshot.taken_at, styles)
+            if not known:
+                cells = self._last_known(cells, styles)
+            rows.append((row.key, cells))
         table.show_rows(rows)
+
+    def _last_known(self, cells: tuple[str | Text, ...], styles: dict,
+                    ) -> tuple[str | Text, ...]:
+        label, status, *rest = cells
+        word = status.plain if isinstance(status, Text) else str(status)
+        return (label, Text(f"was {word}", style=styles.get(Status.UNKNOWN) or ""),
+                *rest[:-1], "(last known) not in the latest answer")
 
     def _endpoint_cells(self, reading: Reading, snapshot: Snapshot,
                         styles: dict) -> tuple[str | Text, ...]:

@@ -48,3 +48,26 @@ async def test_escape_dismisses_with_none() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, FaultMenu)
     assert app.picked == [None]
+
+
+async def test_every_real_fault_is_in_view_at_80x24_and_wraps_under_itself() -> None:
+    from ppcockpit.rehearsal.scenarios import SCENARIOS
+    from tests.support.screen_text import screen_text
+
+    class Real(App[None]):
+        def get_theme_variable_defaults(self) -> dict[str, str]:
+            return VARIABLE_DEFAULTS
+
+        def on_mount(self) -> None:
+            self.push_screen(FaultMenu([(s.name, s.description) for s in SCENARIOS]))
+
+    app = Real()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = screen_text(app)
+        for scenario in SCENARIOS:
+            assert scenario.name in shown, scenario.name
+        # A wrapped description starts under its own first line, not under the names.
+        lines = [line for line in shown.splitlines() if "│" in line]
+        continued = [line for line in lines if line.strip("│ ").startswith(("the ", "a "))]
+        assert not continued
