@@ -26,6 +26,7 @@ from screens.release_log import ReleaseLogScreen
 from tests.support.checklist_setup import assemble, write_deployment
 from tests.support.http_stub import Serve
 from tests.support.screen_text import screen_text
+from tests.support.typing import type_and_submit
 
 ROOT = Path(__file__).resolve().parent.parent
 HEALTHY = {"success": True, "data": {"status": "ok", "dependencies": {
@@ -92,7 +93,7 @@ async def test_the_whole_runbook_from_the_keyboard(deployment: Path) -> None:
         await pilot.press(*"nope", "enter")
         await pilot.pause()
         assert "does not match" in screen_text(app)
-        await pilot.press(*["backspace"] * 4, *"https://x.example", "enter")
+        await type_and_submit(pilot, "https://x.example")
         await until(pilot, lambda: state(app, "ship/url") is StepState.DONE)
 
         await pilot.press("j", "enter")  # smoke: runs with the recorded URL filled in
@@ -103,7 +104,7 @@ async def test_the_whole_runbook_from_the_keyboard(deployment: Path) -> None:
         await until(pilot, lambda: state(app, "ship/broken") is StepState.FAILING)
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, AskText))
-        await pilot.press(*"known flaky, ticket 42", "enter")
+        await type_and_submit(pilot, "known flaky, ticket 42")
         await until(pilot, lambda: state(app, "ship/broken") is StepState.OVERRIDDEN)
 
         await pilot.press("j", "enter")  # slow: running until Ctrl+C
@@ -113,7 +114,7 @@ async def test_the_whole_runbook_from_the_keyboard(deployment: Path) -> None:
         assert "cancelled" in app.checklist.view().step("ship/slow").detail  # type: ignore
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, AskText))
-        await pilot.press(*"runs in CI instead", "enter")
+        await type_and_submit(pilot, "runs in CI instead")
         await until(pilot, lambda: state(app, "ship/slow") is StepState.OVERRIDDEN)
 
         await pilot.press("j", "enter")  # the tag: proposed, confirmed, created
@@ -166,7 +167,7 @@ async def test_a_locked_phase_refuses_until_its_gate_is_overridden(deployment: P
         await until(pilot, lambda: isinstance(app.screen, AskText))
         await pilot.press("x", "enter")  # too short a reason: not accepted
         assert isinstance(app.screen, AskText)
-        await pilot.press(*"hotfix agreed with on-call", "enter")
+        await type_and_submit(pilot, "hotfix agreed with on-call")
         await until(pilot, lambda: app.checklist.view().phases[1].gate_reason is not None)
         await go_to(pilot, "ship/broken")
         await pilot.press("enter")

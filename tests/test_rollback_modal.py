@@ -18,6 +18,7 @@ from ppcockpit.rehearsal import StackHandle, start_stack
 from ppcockpit.rehearsal import scenarios as sc
 from screens.rollback import RollbackScreen
 from tests.support.screen_text import screen_text
+from tests.support.typing import type_and_submit
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +80,15 @@ async def test_r_arms_only_on_the_exact_name_and_rolls_back_once(stack: StackHan
         await pilot.press("enter")  # nothing typed: nothing happens
         await pilot.press(*"rehears", "enter")  # partial
         assert "only part of it" in screen_text(app)
-        await pilot.press(*["backspace"] * 7, *"production", "enter")  # wrong
+        await type_and_submit(pilot, "production")  # another environment's name
         assert "not it" in screen_text(app)
         assert len(rollbacks(stack)) == before and not app._engine().running
 
         # A dry run first: Tab reaches the switch, Space turns it on.
-        await pilot.press(*["backspace"] * 10, "tab", "space", "shift+tab")
+        screen.query_one("#rollback-input").value = ""
+        await pilot.press("tab", "space", "shift+tab")
         assert screen.query_one("#rollback-dry-run").value is True
-        await pilot.press(*"rehearsal", "enter")
+        await type_and_submit(pilot, "rehearsal")
         await until(pilot, lambda: screen.content.plan.rollback is not None
                     and screen.content.plan.rollback.state in ("finished", "aborted"))
         assert screen.content.plan.rollback.dry_run
@@ -98,7 +100,7 @@ async def test_r_arms_only_on_the_exact_name_and_rolls_back_once(stack: StackHan
         screen = modal(app)
         await until(pilot, lambda: screen.content is not None and not screen.content.resolving)
         screen.query_one("#rollback-dry-run").value = False
-        await pilot.press(*"rehearsal", "enter")
+        await type_and_submit(pilot, "rehearsal")
         await until(pilot, lambda: app._engine().running or len(rollbacks(stack)) > before)
         await pilot.press("escape")  # the view closes; the rollback goes on
         await pilot.press("R")  # a second R shows it, never starts another
@@ -113,7 +115,7 @@ async def test_r_arms_only_on_the_exact_name_and_rolls_back_once(stack: StackHan
         await until(pilot, ended, seconds=60)
         while screen.content.plan.rollback.state == "waiting":  # skip, as on-call would
             await pilot.press("s")
-            await pilot.press(*"not needed in the drill", "enter")
+            await type_and_submit(pilot, "not needed in the drill")
             await until(pilot, lambda: screen.content.plan.rollback.state != "waiting"
                         or screen.content.plan.rollback.waiting is None, seconds=30)
             await until(pilot, ended, seconds=60)
@@ -143,7 +145,7 @@ async def test_a_failing_action_waits_for_retry_skip_or_abort(tmp_path: Path) ->
         await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
         screen = modal(app)
         await until(pilot, lambda: not screen.content.resolving)
-        await pilot.press(*"production", "enter")
+        await type_and_submit(pilot, "production")
 
         def waiting() -> bool:
             rollback = screen.content.plan.rollback
@@ -155,7 +157,8 @@ async def test_a_failing_action_waits_for_retry_skip_or_abort(tmp_path: Path) ->
         await until(pilot, lambda: waiting() and screen.content.plan.actions[0].attempts >= 2)
         await pilot.press("s", "enter")  # skipping needs a reason: an empty one is refused
         await until(pilot, waiting)
-        await pilot.press("s", *"undone by hand, see #ops", "enter")
+        await pilot.press("s")
+        await type_and_submit(pilot, "undone by hand, see #ops")
         await until(pilot, lambda: screen.content.plan.rollback.state == "finished")
         undo, after = screen.content.plan.actions
         assert undo.state.value == "skipped" and undo.reason == "undone by hand, see #ops"
