@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from ppcockpit.durations import format_duration
 
 
 class Status(StrEnum):
@@ -101,13 +104,61 @@ class Reading:
     failure: Failure = Failure.NONE
     request_id: str | None = None
     retry_after: float | None = None  # the target asked us to wait this long (seconds)
+    # A short phrase said in place of the status word, after the glyph ("✖ failures > 5%",
+    # "✖ memory ≥ 90%"): what is wrong, in a table's status column. None: the status word.
+    label: str | None = None
 
     def age(self, now: float | None = None) -> float:
+        """Seconds since the reading finished."""
         return max(0.0, (time.time() if now is None else now) - self.finished_at)
 
-    def is_stale(self, interval: float, now: float | None = None) -> bool:
-        """Older than two intervals: the number on screen is no longer current."""
-        return self.finished_at > 0 and self.age(now) > 2 * interval
+    @property
+    def cached(self) -> bool:
+        """The probe served an earlier answer again (PostHog's, while it is rate limited or
+        down): `details["cached"]`, with the age that answer had in `metrics["data_age_s"]`."""
+        return self.details.get("cached") is True
+
+    def data_age(self, now: float | None = None) -> float:
+        """How old the data this reading shows is: for a cached answer, the age it had when
+        it was served plus the time since; otherwise the time since the reading finished."""
+        since = self.age(now) if self.finished_at > 0 else 0.0
+        served = self.metrics.get("data_age_s") if self.cached else None
+        if isinstance(served, bool) or not isinstance(served, int | float) \
+                or not math.isfinite(served) or served < 0:
+            served = 0.0
+        return served + since
+
+    def freshness(self, interval: float | None, now: float | None = None) -> Freshness | None:
+        """The one staleness rule: the data shown is stale when it is older than two of the
+        probe's intervals, or at once when it is a cached answer. None for a reading with
+        nothing to age (not configured, or not finished)."""
+        if self.status is Status.SKIPPED or (self.finished_at <= 0 and not self.cached):
+            return None
+        age = self.data_age(now)
+        too_old = bool(interval) and age > STALE_AFTER_INTERVALS * (interval or 0.0)
+        return Freshness(age=age, stale=self.cached or too_old, cached=self.cached)
+
+    def is_stale(self, interval: float | None, now: float | None = None) -> bool:
+        found = self.freshness(interval, now)
+        return found is not None and found.stale
+
+
+STALE_AFTER_INTERVALS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How old the data a reading shows is, judged by `Reading.freshness`."""
+
+    age: float  # seconds
+    stale: bool
+    cached: bool = False  # an earlier answer served again
+
+    @property
+    def words(self) -> str:
+        """"live", or "stale 1m" (the data shown is a minute old): the same words on every
+        screen."""
+        return f"stale {format_duration(max(1.0, self.age))}" if self.stale else "live"
 
 
 class TargetUnavailable(Exception):
@@ -233,3 +284,20 @@ class Snapshot:
     stale: frozenset[str]
     probe_names: tuple[str, ...]
     taken_at: float
+    # Per probe, how old the data it shows is (one rule: Reading.freshness); `stale` holds
+    # the names whose data is stale.
+    freshness: dict[str, Freshness] = field(default_factory=dict)
+
+    def freshness_of(self, name: str) -> Freshness | None:
+        """The freshness of probe `name`'s reading, judged as `stale` was (a Snapshot made
+        without it judges the reading alone: stale when it says it is a cached answer)."""
+        found = self.freshness.get(name)
+        if found is not None:
+            return found
+        reading = self.readings.get(name)
+        if reading is None:
+            return None
+        judged = reading.freshness(None, self.taken_at)
+        if judged is not None and name in self.stale and not judged.stale:
+            return Freshness(judged.age, True, judged.cached)
+        return judged

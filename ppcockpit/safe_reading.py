@@ -21,6 +21,7 @@ from ppcockpit.text import one_line
 
 TEXT_LIMIT = 300  # summary, error, target, a row's message
 NAME_LIMIT = 120  # a row's key and label, a request id, a key in metrics or details
+LABEL_LIMIT = 60  # a reading's status phrase: a few words in a status column
 DETAIL_TEXT_LIMIT = 500  # a string inside details or a row's extra
 MAX_DEPTH = 8  # nesting of details; deeper structures are cut off
 MAX_ITEMS = 5000  # entries of one list or dict (a 24 h PostHog series is 2,880 minutes)
@@ -64,6 +65,7 @@ class ReadingCleaner:
             status=status,
             failure=failure,
             summary=self.text(reading.summary),
+            label=self._label(reading.label),
             error=self.text(reading.error) if reading.error else None,
             target=self.text(reading.target),
             request_id=self.text(reading.request_id, NAME_LIMIT) if reading.request_id else None,
@@ -72,6 +74,13 @@ class ReadingCleaner:
             metrics=self._metrics(reading.metrics, budget),
             details=self._mapping(reading.details, budget, depth=1),
         )
+
+    def _label(self, value: object) -> str | None:
+        """A status phrase as shown: one clean line, or None (the status word) when it is
+        empty or nothing is left of it once cleaned."""
+        if value is None or value == "":
+            return None
+        return self.text(value, LABEL_LIMIT) or None
 
     def _row(self, row: Row, budget: _Budget) -> Row:
         return dataclasses.replace(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from ppcockpit.model import Reading, Signal, Snapshot, Transition, Verdict
+from ppcockpit.model import Freshness, Reading, Signal, Snapshot, Transition, Verdict
 from ppcockpit.verdict import decide
 
 # Which metric of a probe feeds its sparkline history (the PostHog panel draws the
@@ -46,23 +46,30 @@ class CockpitState:
                 row.status, at, row.message or row.status.label))
         return [c for c in changes if c is not None]
 
-    def is_stale(self, name: str, now: float | None = None) -> bool:
+    def freshness(self, name: str, now: float | None = None) -> Freshness | None:
+        """How old the data of probe `name`'s reading is (the one rule: Reading.freshness)."""
         reading = self.readings.get(name)
-        interval = self.intervals.get(name)
-        return bool(reading and interval and reading.is_stale(interval, now))
+        return reading.freshness(self.intervals.get(name), now) if reading else None
+
+    def is_stale(self, name: str, now: float | None = None) -> bool:
+        found = self.freshness(name, now)
+        return found is not None and found.stale
 
     def verdict(self) -> Verdict:
         return decide(self.readings.values(), expected=self.probe_names)
 
     def snapshot(self, environment: str, operator: str, now: float | None = None) -> Snapshot:
         now = time.time() if now is None else now
+        freshness = {name: found for name in self.readings
+                     if (found := self.freshness(name, now)) is not None}
         return Snapshot(
             environment=environment,
             operator=operator,
             readings=dict(self.readings),
             signals=self.signals,
             verdict=self.verdict(),
-            stale=frozenset(n for n in self.readings if self.is_stale(n, now)),
+            stale=frozenset(name for name, found in freshness.items() if found.stale),
             probe_names=tuple(self.probe_names),
             taken_at=now,
+            freshness=freshness,
         )

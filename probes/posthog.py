@@ -68,6 +68,7 @@ class _Answer:
 
     series: list[MinuteCount]
     fetched_at: float  # time.monotonic()
+    at: datetime  # the environment's time of the answer: its newest minute was filling then
     skipped_rows: int
     future_rows: int = 0  # rows dated beyond the clock-skew allowance, ignored
     extra: dict[str, Any] = field(default_factory=dict)
@@ -335,12 +336,13 @@ class PosthogProbe:
         series = dense_series(kept, end, 2 * self._minutes)
         extra = {"server_cached": payload.get("is_cached") is True,
                  "truncated": payload.get("hasMore") is True}
-        return _Answer(series, time.monotonic(), skipped, future, extra)
+        return _Answer(series, time.monotonic(), now, skipped, future, extra)
 
     def _reading(self, answer: _Answer, *, cached: bool = False,
                  describe: Callable[[str], str] = str, **overrides: Any) -> Reading:
-        """The reading for `answer`; `describe` turns the verdict's summary into the shown one."""
-        verdict = evaluate(answer.series, self._settings, self.deploy_at)
+        """The reading for `answer`; `describe` turns the verdict's summary into the shown one.
+        A cached answer is judged as it was when it came (its newest minute was filling)."""
+        verdict = evaluate(answer.series, self._settings, self.deploy_at, answer.at)
         age = round(time.monotonic() - answer.fetched_at, 1) if cached else 0.0
         details = verdict.details | answer.extra | {
             "cached": cached, "stale": cached, "retry_after_s": overrides.get("retry_after"),
@@ -351,18 +353,23 @@ class PosthogProbe:
             # Dates from the future mean the answer (or its clock) is not to be trusted whole.
             status = worst([status, Status.DEGRADED])
             summary += f" · {future_note(answer.future_rows, 'row')}"
-        return Reading(probe=self.name, target=self.target,
-                       status=overrides.pop("status", status),
+        forced = overrides.pop("status", None)  # PostHog itself is down: that is the status
+        # The phrase says which line the ratio is over: only while that is the status.
+        label = verdict.label if forced is None and status is verdict.status else None
+        return Reading(probe=self.name, target=self.target, status=forced or status,
+                       label=label,
                        summary=describe(summary),
                        metrics=verdict.metrics | {"data_age_s": age}, details=details,
                        **overrides)
+
+    # A cached answer's summary says it is one, not how old it is: its age grows while the
+    # reading is on screen, and every screen says it from `data_age_s` (Reading.freshness).
 
     def _rate_limited(self, retry_after: float) -> Reading:
         wait = round(retry_after, 1)
         if self._cache is None:
             raise TargetUnavailable("rate limited by PostHog", retry_after=wait)
-        age = _age(self._cache)
-        note = f" · stale {age} (rate limited, retry in {format_duration(wait)})"
+        note = f" · from the cache (rate limited, retry in {format_duration(wait)})"
         return self._reading(self._cache, cached=True, retry_after=wait,
                              describe=lambda summary: summary + note)
 
@@ -370,13 +377,7 @@ class PosthogProbe:
         """PostHog failed: keep showing the last good series (flagged stale) if there is one."""
         if self._cache is None:
             raise TargetUnavailable(reason)
-        age = _age(self._cache)
         return self._reading(
             self._cache, cached=True, status=Status.UNAVAILABLE, failure=Failure.TARGET,
             error=reason,
-            describe=lambda summary: f"{reason} · stale {age}, last answer: {summary}")
-
-
-def _age(answer: _Answer) -> str:
-    """How old a cached answer is, in whole seconds at least ("1s", "2m")."""
-    return format_duration(max(1.0, time.monotonic() - answer.fetched_at))
+            describe=lambda summary: f"{reason} · last answer, from the cache: {summary}")

@@ -1,6 +1,14 @@
 """Per-minute success/failure counts, the failure ratio over them and its verdict.
 
-Pure: no I/O, no clock. The probe (probes/posthog.py) feeds it what PostHog answered.
+Pure: no I/O, no clock of its own. The probe (probes/posthog.py) feeds it what PostHog
+answered and the environment's time.
+
+The window is whole minutes: the newest minute is still filling (a minute that began five
+seconds ago holds a handful of requests, and one failure among six is 16.7%), so it is
+shown, marked `filling`, but never counted, neither in the ratio nor in the before/after
+comparison. The window's trailing edge is so at most a minute behind; what it says is
+exactly the team's rule (the failure ratio of the last 15 whole minutes), and the counts
+on screen are the bars drawn.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Status
-from ppcockpit.units import RATIO_DECIMALS, exceeds, percent, threshold_percent
+from ppcockpit.units import RATIO_DECIMALS, exceeds, percent, reaches, threshold_percent
 
 MINUTE = timedelta(minutes=1)
 
@@ -27,9 +35,16 @@ class MinuteCount:
     completed: int
     failed: int
 
-    def as_detail(self) -> dict[str, object]:
-        return {"minute": self.minute.isoformat(), "completed": self.completed,
-                "failed": self.failed}
+    @property
+    def requests(self) -> int:
+        return self.completed + self.failed
+
+    def as_detail(self, filling: bool = False) -> dict[str, object]:
+        detail: dict[str, object] = {"minute": self.minute.isoformat(),
+                                     "completed": self.completed, "failed": self.failed}
+        if filling:
+            detail["filling"] = True  # not over yet: shown, never counted
+        return detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +231,17 @@ def parse_query_rows(payload: object, max_rows: int) -> ParsedRows:
     return ParsedRows(counts, skipped)
 
 
+def whole_minutes(series: Sequence[MinuteCount], now: datetime) -> int:
+    """How many of the oldest minutes of `series` (oldest first) are over at `now`; the
+    rest are still filling (or, from a clock a little ahead, not begun)."""
+    whole = 0
+    for count in series:
+        if count.minute + MINUTE > now:
+            break
+        whole += 1
+    return whole
+
+
 def window_minutes(window_s: float) -> int:
     """The window in whole minutes (at least one)."""
     return max(1, math.ceil(window_s / 60 - 1e-9))
@@ -234,38 +260,115 @@ class Verdict:
     summary: str
     metrics: dict[str, float | int | None]
     details: dict[str, Any]
+    label: str | None = None  # what is wrong, in a few words ("failures > 5%"), or None
+
+
+RECOVERY_MINUTES = 3  # this many newest whole minutes back under the warn line: recovering
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """The window is over a threshold, but its newest whole minutes are all back under the
+    warn line: how they look, and when the window, at their pace, is no longer over it
+    ("≤ 5%": the verdict's own "> 5%", no longer true)."""
+
+    minutes: int
+    recent: Totals
+    threshold: float
+    clears_in_s: float
+
+    @property
+    def wait_minutes(self) -> int:
+        """The wait in whole minutes, rounded up: "~9m" is never sooner than it will be."""
+        return max(1, math.ceil(self.clears_in_s / 60 - 1e-9))
+
+    def phrase(self, span: str) -> str:
+        """"recovering: last 3m at 0.8%; 15m window ≤ 5% in ~9m"."""
+        return (f"recovering: last {self.minutes}m at "
+                f"{format_ratio(self.recent.ratio or 0.0)}; {span} window ≤ "
+                f"{threshold_percent(self.threshold)} in ~{self.wait_minutes}m")
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"minutes": self.minutes, "ratio": self.recent.ratio,
+                "requests": self.recent.requests, "threshold": self.threshold,
+                "clears_in_s": round(self.clears_in_s, 1), "clears_in_m": self.wait_minutes}
+
+
+def recovery(whole: Sequence[MinuteCount], settings: PosthogProbeConfig, threshold: float,
+             now: datetime) -> Recovery | None:
+    """`whole` is the whole minutes, oldest first; the window (their newest `settings.window`)
+    is over `threshold`. Recovering when each of the newest RECOVERY_MINUTES had requests
+    and was under the warn line (as shown), and together they hold at least `min_requests`
+    (as much evidence as a verdict needs). The wait assumes the coming minutes look like
+    them."""
+    minutes = window_minutes(settings.window)
+    take = min(RECOVERY_MINUTES, minutes)
+    recent = list(whole[-take:])
+    if len(recent) < take or any(
+            m.requests == 0 or reaches(m.failed / m.requests, settings.ratio_warn,
+                                       RATIO_DECIMALS) for m in recent):
+        return None
+    pace = totals(recent)
+    if pace.requests < max(1, settings.min_requests):
+        return None
+    window = list(whole[-minutes:])
+    steps = minutes
+    for step in range(1, minutes + 1):
+        kept = totals(window[step:])
+        completed = kept.completed + step * pace.completed / take
+        failed = kept.failed + step * pace.failed / take
+        if not exceeds(failed / (completed + failed), threshold, RATIO_DECIMALS):
+            steps = step
+            break
+    # The window moves on as each coming minute ends: the first at the end of the newest
+    # whole minute plus one.
+    next_end = whole[-1].minute + 2 * MINUTE
+    clears_in = (next_end + (steps - 1) * MINUTE - now).total_seconds()
+    return Recovery(take, pace, threshold, max(0.0, clears_in))
 
 
 def evaluate(series: Sequence[MinuteCount], settings: PosthogProbeConfig,
-             deploy_at: datetime | None) -> Verdict:
-    """The window is the newest `settings.window` of the series (which holds twice that).
+             deploy_at: datetime | None, now: datetime) -> Verdict:
+    """The window is the newest `settings.window` of the series' whole minutes (the series
+    holds twice that); the minutes still filling at `now` are never counted.
 
-    Too few requests is inconclusive (unknown), never a reassuring 0%.
+    Too few requests is inconclusive (unknown), never a reassuring 0%. Over a threshold,
+    `label` says which; "recovering" is said (the verdict kept) when the newest minutes are
+    back under the warn line, with the wait for the window to follow them.
     """
     minutes = window_minutes(settings.window)
-    window = totals(series[-minutes:])
+    done = whole_minutes(series, now)
+    whole = series[:done]
+    window = totals(whole[-minutes:])
     span = format_duration(minutes * 60)
-    compare = before_after(series, deploy_at, max_minutes=minutes)
+    compare = before_after(whole, deploy_at, max_minutes=minutes)
     ratio = window.ratio
+    label: str | None = None
+    recovering: Recovery | None = None
     if ratio is None or window.requests < settings.min_requests:
         ratio = None
         status = Status.UNKNOWN
+        label = "inconclusive"
         summary = (f"inconclusive: {window.requests} requests in {span} "
                    f"(fewer than {max(1, settings.min_requests)})")
     else:
         counts = f"{window.failed}/{window.requests}"
         shown = format_ratio(ratio)
         if exceeds(ratio, settings.ratio_crit, RATIO_DECIMALS):
-            status = Status.UNAVAILABLE
-            summary = (f"failure ratio {shown} > {threshold_percent(settings.ratio_crit)} · "
-                       f"{counts} requests failed ({span})")
+            status, threshold = Status.UNAVAILABLE, settings.ratio_crit
         elif exceeds(ratio, settings.ratio_warn, RATIO_DECIMALS):
-            status = Status.DEGRADED
-            summary = (f"failure ratio {shown} > {threshold_percent(settings.ratio_warn)} · "
-                       f"{counts} requests failed ({span})")
+            status, threshold = Status.DEGRADED, settings.ratio_warn
         else:
-            status = Status.HEALTHY
+            status, threshold = Status.HEALTHY, None
+        if threshold is None:
             summary = f"failure ratio {shown} · {counts} failed ({span})"
+        else:
+            line = threshold_percent(threshold)
+            label = f"failures > {line}"
+            recovering = recovery(whole, settings, threshold, now)
+            said = f" · {recovering.phrase(span)}" if recovering else ""
+            summary = (f"failure ratio {shown} > {line}{said} · "
+                       f"{counts} requests failed ({span})")
     ratio_before = compare.before.ratio if compare else None
     ratio_after = compare.after.ratio if compare else None
     if ratio_before is not None and ratio_after is not None:
@@ -277,12 +380,14 @@ def evaluate(series: Sequence[MinuteCount], settings: PosthogProbeConfig,
         "delta": compare.delta if compare else None,
     }
     details: dict[str, Any] = {
-        "series": [count.as_detail() for count in series],
+        "series": [count.as_detail(filling=index >= done)
+                   for index, count in enumerate(series)],
         "deploy_at": deploy_at.isoformat() if deploy_at else None,
         "compare_minutes": compare.minutes if compare else None,
         "window_s": settings.window,
         "ratio_warn": settings.ratio_warn,
         "ratio_crit": settings.ratio_crit,
         "min_requests": settings.min_requests,
+        "recovering": recovering.as_detail() if recovering else None,
     }
-    return Verdict(status, summary, metrics, details)
+    return Verdict(status, summary, metrics, details, label)

@@ -69,7 +69,8 @@ class RedisProbe:
             raise TargetUnavailable(result.reason)
         self._counters = result.counters
         return Reading(probe=self.name, target=self.target, status=result.status,
-                       summary=result.summary, metrics=result.metrics, details=result.details)
+                       label=result.label, summary=result.summary, metrics=result.metrics,
+                       details=result.details)
 
     async def prepare(self) -> None:
         """redis-py's import is slow when cold: off the loop, before the first timed check."""

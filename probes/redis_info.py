@@ -62,6 +62,7 @@ class InfoSummary:
     metrics: dict[str, float | int | None]
     details: dict[str, Any]
     counters: Counters
+    label: str | None = None  # the threshold reached ("memory ≥ 90%"), or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,8 @@ def summarize_info(info: Mapping[str, object], warn: float, crit: float,
     if ops is not None:
         parts.append(f"{ops:,} ops/s")
     return InfoSummary(status=status, summary=" · ".join(parts), metrics=metrics,
-                       details=details, counters=counters)
+                       details=details, counters=counters,
+                       label=_memory_label(status, warn, crit))
 
 
 def _memory_limit(maxmemory: int | None,
@@ -143,6 +145,15 @@ def _memory_status(ratio: float | None, warn: float, crit: float) -> Status:
     if reaches(ratio, warn, MEMORY_DECIMALS):
         return Status.DEGRADED
     return Status.HEALTHY
+
+
+def _memory_label(status: Status, warn: float, crit: float) -> str | None:
+    """Which threshold the memory has reached, in a status column's few words."""
+    if status is Status.UNAVAILABLE:
+        return f"memory ≥ {threshold_percent(crit)}"
+    if status is Status.DEGRADED:
+        return f"memory ≥ {threshold_percent(warn)}"
+    return None
 
 
 def _memory_phrase(used: int, ratio: float | None, limit: int | None,

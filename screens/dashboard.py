@@ -163,7 +163,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(CockpitHeader).snapshot = snapshot
         self.query_one(HealthGrid).show(snapshot)
         self.query_one(RedisPanel).show(snapshot)
-        self.query_one(FailureRatioPanel).reading = snapshot.readings.get("posthog")
+        self.query_one(FailureRatioPanel).show(snapshot)
         self.query_one(ProbesTable).show(snapshot)
         self.query_one(PanelStrip).show(snapshot, self.checklist, self.log_buffer)
 

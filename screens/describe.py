@@ -127,8 +127,9 @@ def _row(text: Text, probe: str, row: Row) -> None:
 def _reading(text: Text, reading: Reading, snapshot: Snapshot) -> None:
     text.append(f"{reading.probe}", style="bold")
     text.append(f" · {reading.status.glyph} {reading.status.label}")
-    if reading.probe in snapshot.stale:
-        text.append(" (stale)")
+    freshness = snapshot.freshness_of(reading.probe)
+    if freshness is not None and freshness.stale:
+        text.append(f" ({freshness.words})")
     text.append(f"\ntarget: {reading.target}")
     if reading.finished_at:
         when = datetime.fromtimestamp(reading.finished_at).strftime("%H:%M:%S")

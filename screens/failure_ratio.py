@@ -1,15 +1,13 @@
 """The failure-ratio panel: PostHog's per-minute failure ratio against the team's threshold.
 
-Draws only from the `posthog` Reading it is given. Bars above the critical threshold are
-red *and* drawn with another glyph (▓), minutes without requests show `·` (no data is not
-0%), the threshold has a label, and the deploy minute is marked `▼ deploy`.
+Draws only from the `posthog` Reading (and its freshness) it is given: the ratio and its
+verdict, "recovering" with its wait, before/after the deploy, how old the data is, and the
+chart (screens/failure_chart.py) with the deploy's minute marked `▼ deploy`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from rich.style import Style
@@ -19,74 +17,21 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ppcockpit.durations import format_duration
-from ppcockpit.model import Reading, Status
-from ppcockpit.units import RATIO_DECIMALS, percent, threshold_percent
+from ppcockpit.model import Reading, Snapshot, Status
+from ppcockpit.units import threshold_percent
+from screens.failure_chart import (
+    MAX_CHART_ROWS,
+    NATURAL_CHART_ROWS,
+    Chart,
+    Series,
+    minute_of,
+    number,
+    pct,
+    series_of,
+)
 from screens.format import STATUS_COMPONENT_CLASSES, status_styles, status_text
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
-CRIT_GLYPH = "▓"
-NO_DATA_GLYPH = "·"
-THRESHOLD_GLYPH = "┈"
-NATURAL_CHART_ROWS = 3  # when the panel sizes itself (height: auto)
-MAX_CHART_ROWS = 16
-MAX_COLUMN_WIDTH = 3
 SEPARATOR = " · "
-
-
-@dataclass(frozen=True, slots=True)
-class Minute:
-    requests: int
-    failed: int
-
-    @property
-    def ratio(self) -> float | None:
-        return self.failed / self.requests if self.requests else None
-
-
-def pct(ratio: float) -> str:
-    """0.074 → "7.4%", 0.05 → "5%": the failure ratio as the probe's summary shows it."""
-    return percent(ratio, RATIO_DECIMALS)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _minute_of(value: object) -> datetime | None:
-    """An ISO-8601 time as an aware datetime floored to the minute (UTC when no zone)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.replace(second=0, microsecond=0)
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    minutes: list[Minute]
-    deploy: int | None  # the index of the deploy's minute, when the series holds it
-
-
-def _series(details: dict[str, Any]) -> Series:
-    """The reading's series, tolerantly: an unreadable minute counts as no data."""
-    raw = details.get("series")
-    deploy_minute = _minute_of(details.get("deploy_at"))
-    minutes: list[Minute] = []
-    deploy: int | None = None
-    for index, item in enumerate(raw if isinstance(raw, list) else []):
-        item = item if isinstance(item, dict) else {}
-        completed = max(0.0, _number(item.get("completed")) or 0)
-        failed = max(0.0, _number(item.get("failed")) or 0)
-        minutes.append(Minute(int(completed + failed), int(failed)))
-        if deploy_minute is not None and _minute_of(item.get("minute")) == deploy_minute:
-            deploy = index
-    return Series(minutes, deploy)
 
 
 class FailureRatioPanel(Widget, can_focus=True):
@@ -95,7 +40,7 @@ class FailureRatioPanel(Widget, can_focus=True):
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {
         "failure-ratio--ok", "failure-ratio--warn", "failure-ratio--crit",
         "failure-ratio--nodata", "failure-ratio--threshold", "failure-ratio--deploy",
-        "failure-ratio--muted", "failure-ratio--value",
+        "failure-ratio--muted", "failure-ratio--value", "failure-ratio--filling",
     }
     DEFAULT_CSS = """
     FailureRatioPanel {
@@ -116,12 +61,30 @@ class FailureRatioPanel(Widget, can_focus=True):
     FailureRatioPanel > .failure-ratio--deploy { color: $accent; text-style: bold; }
     FailureRatioPanel > .failure-ratio--muted { color: $quiet; }
     FailureRatioPanel > .failure-ratio--value { text-style: bold; }
+    FailureRatioPanel > .failure-ratio--filling { color: $quiet; }
     """
 
     reading: reactive[Reading | None] = reactive(None, layout=True)
+    # "live" or "stale 1m", as the Probes table says it (Reading.freshness); None: judged
+    # from the reading alone (a cached answer is stale).
+    freshness_words: reactive[str | None] = reactive(None, layout=True)
 
     def on_mount(self) -> None:
         self.border_title = "Failure ratio (PostHog)"
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Draw the `posthog` reading of `snapshot`, its age judged as everywhere else."""
+        freshness = snapshot.freshness_of("posthog")
+        self.reading = snapshot.readings.get("posthog")
+        self.freshness_words = freshness.words if freshness is not None else None
+
+    def _stale_words(self, reading: Reading) -> str | None:
+        """"stale 1m" when the data shown is stale, else None."""
+        words = self.freshness_words
+        if words is None:
+            judged = reading.freshness(None, reading.finished_at or None)
+            words = judged.words if judged is not None else None
+        return words if words is not None and words != "live" else None
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(1, len(self._lines(width, None)))
@@ -145,13 +108,13 @@ class FailureRatioPanel(Widget, can_focus=True):
             why = Text(reading.summary, style=self._style("muted"))
             return _pack([status_text(Status.SKIPPED, status_styles(self)), why], width)
         details = reading.details
-        series = _series(details)
+        series = series_of(details)
         info = _pack(self._info_parts(reading, details, series), width)
         if not series.minutes:
             return info[:height] if height else info
         if height and len(info) >= height:  # keep one row for the bars
             info = info[:max(1, height - 1)]
-        chart = _Chart(self, series, details, width)
+        chart = Chart(self._style, series, details, width)
         marker = chart.deploy_row()
         room = (height or len(info) + NATURAL_CHART_ROWS + 2) - len(info)
         # Too short for everything: the axis goes first, then the deploy marker.
@@ -165,31 +128,35 @@ class FailureRatioPanel(Widget, can_focus=True):
             lines.append(chart.axis_row())
         spare = bar_rows - MAX_CHART_ROWS - 1  # a tall panel: the facts behind the numbers
         if spare > 0:
-            lines += [Text(""), *self._facts(reading, details, width)[:spare]]
+            lines += [Text(""), *self._facts(reading, details, series, width)[:spare]]
         return lines[:height] if height else lines
 
-    def _facts(self, reading: Reading, details: dict[str, Any], width: int) -> list[Text]:
+    def _facts(self, reading: Reading, details: dict[str, Any], series: Series,
+               width: int) -> list[Text]:
         metrics, muted = reading.metrics, self._style("muted")
-        warn, crit = _number(details.get("ratio_warn")), _number(details.get("ratio_crit"))
-        least = _number(details.get("min_requests"))
+        warn, crit = number(details.get("ratio_warn")), number(details.get("ratio_crit"))
+        least = number(details.get("min_requests"))
         limits = [f"warn {threshold_percent(warn)}" if warn is not None else "",
                   f"crit {threshold_percent(crit)}" if crit is not None else "",
                   f"at least {least:.0f} requests" if least is not None else ""]
         facts = ["thresholds: " + " · ".join(limit for limit in limits if limit)]
-        completed, failed = _number(metrics.get("completed")), _number(metrics.get("failed"))
+        completed, failed = number(metrics.get("completed")), number(metrics.get("failed"))
         if completed is not None and failed is not None:
             facts.append(f"window: {completed:.0f} completed, {failed:.0f} failed")
-        compared = _number(details.get("compare_minutes"))
+        compared = number(details.get("compare_minutes"))
         if compared:
             facts.append(f"before/after: {compared:.0f}m since the deploy against the "
                          f"{compared:.0f}m before it")
-        deploy = _minute_of(details.get("deploy_at"))
+        deploy = minute_of(details.get("deploy_at"))
         if deploy is not None:
             facts.append(f"deploy at {deploy.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
-        age = _number(metrics.get("data_age_s"))
-        facts.append("data: " + (f"{format_duration(age)} old, from the cache"
-                                 if details.get("stale") is True and age is not None
-                                 else "fresh"))
+        newest = series.minutes[-1]
+        if newest.filling:
+            facts.append(f"this minute so far: {newest.failed}/{newest.requests} failed "
+                         "(filling: not counted yet)")
+        stale = self._stale_words(reading)
+        facts.append("data: " + (stale or "live") + (", from the cache" if reading.cached
+                                                     else ""))
         facts.append(f"source: {reading.target}")
         return [_pack([Text(fact, style=muted)], width)[0] for fact in facts]
 
@@ -198,10 +165,10 @@ class FailureRatioPanel(Widget, can_focus=True):
         metrics = reading.metrics
         has_series = bool(series.minutes)
         head = status_text(reading.status, status_styles(self))
-        ratio = _number(metrics.get("ratio"))
-        requests = _number(metrics.get("requests"))
-        failed = _number(metrics.get("failed"))
-        window = _number(details.get("window_s"))
+        ratio = number(metrics.get("ratio"))
+        requests = number(metrics.get("requests"))
+        failed = number(metrics.get("failed"))
+        window = number(details.get("window_s"))
         span = f" ({format_duration(window)})" if window else ""
         parts: list[Text] = []
         if ratio is not None:
@@ -213,17 +180,17 @@ class FailureRatioPanel(Widget, can_focus=True):
         elif has_series and requests is not None:
             parts.append(status_text(reading.status, status_styles(self),
                                       label=f"inconclusive: {requests:.0f} requests"))
-            need = _number(details.get("min_requests"))
+            need = number(details.get("min_requests"))
             if need:
                 parts.append(Text(f"need {need:.0f}{span}", style=self._style("muted")))
         else:
             parts.append(head)
+        parts.extend(self._recovery_parts(details))
         parts.extend(self._compare_parts(metrics))
-        stale = details.get("stale") is True
+        stale = self._stale_words(reading)
         if stale:
-            age = _number(metrics.get("data_age_s")) or 0.0
-            parts.append(Text(f"stale {format_duration(age)}", style=self._style("warn")))
-            retry = _number(details.get("retry_after_s"))
+            parts.append(Text(stale, style=self._style("warn")))
+            retry = number(details.get("retry_after_s"))
             if retry is not None:
                 parts.append(Text(f"rate limited, retry in {format_duration(retry)}",
                                   style=self._style("muted")))
@@ -233,9 +200,27 @@ class FailureRatioPanel(Widget, can_focus=True):
             parts.append(Text(_deploy_time(details.get("deploy_at")), style=self._style("deploy")))
         return parts
 
+    def _recovery_parts(self, details: dict[str, Any]) -> list[Text]:
+        """Over a threshold, but the newest minutes are back under the warn line: say so,
+        and how long the window takes to follow them (the verdict stays as it is)."""
+        recovering = details.get("recovering")
+        if not isinstance(recovering, dict):
+            return []
+        minutes, ratio = number(recovering.get("minutes")), number(recovering.get("ratio"))
+        line = number(recovering.get("threshold"))
+        wait = number(recovering.get("clears_in_m"))
+        if minutes is None or ratio is None or line is None or wait is None:
+            return []
+        window = number(details.get("window_s"))
+        span = f"{format_duration(window)} " if window else ""
+        return [Text(f"recovering: last {minutes:.0f}m at {pct(ratio)}",
+                     style=self._style("ok")),
+                Text(f"{span}window ≤ {threshold_percent(line)} in ~{wait:.0f}m",
+                     style=self._style("muted"))]
+
     def _compare_parts(self, metrics: dict[str, Any]) -> list[Text]:
-        before = _number(metrics.get("ratio_before"))
-        after = _number(metrics.get("ratio_after"))
+        before = number(metrics.get("ratio_before"))
+        after = number(metrics.get("ratio_after"))
         if before is None or after is None:
             return []
         delta = after - before
@@ -245,7 +230,7 @@ class FailureRatioPanel(Widget, can_focus=True):
 
 
 def _deploy_time(value: object) -> str:
-    at = _minute_of(value)
+    at = minute_of(value)
     if at is None:
         return "deploy marked (off the chart)"
     return f"deploy {at.astimezone(UTC):%H:%M} UTC (off the chart)"
@@ -268,83 +253,3 @@ def _pack(parts: list[Text], width: int) -> list[Text]:
         lines.append(current)
     return lines
 
-
-class _Chart:
-    """One column per minute (newest on the right), the critical threshold labelled."""
-
-    def __init__(self, panel: FailureRatioPanel, series: Series,
-                 details: dict[str, Any], width: int) -> None:
-        minutes = series.minutes
-        self.style = panel._style
-        self.warn = _number(details.get("ratio_warn")) or 0.02
-        self.crit = _number(details.get("ratio_crit")) or 0.05
-        self.crit_label = f" crit {threshold_percent(self.crit)}"
-        self.gutter = len(self.crit_label)
-        room = max(1, width - self.gutter)
-        self.offset = max(0, len(minutes) - room)
-        self.minutes = minutes[self.offset:]
-        self.columns = min(room, len(self.minutes) * MAX_COLUMN_WIDTH)
-        count = len(self.minutes)
-        # Spread the columns over the room: each minute gets one to MAX_COLUMN_WIDTH cells.
-        self.starts = [index * self.columns // count for index in range(count + 1)]
-        self.deploy = None if series.deploy is None else series.deploy - self.offset
-        ratios = [m.ratio for m in self.minutes if m.ratio is not None]
-        self.top = max([self.crit * 1.6, 0.01, *ratios])
-
-    def _bar_style(self, ratio: float) -> Style:
-        if ratio > self.crit:
-            return self.style("crit")
-        return self.style("warn" if ratio > self.warn else "ok")
-
-    def bars(self, rows: int) -> list[Text]:
-        crit_row = min(rows - 1, int(self.crit / self.top * rows))
-        lines: list[Text] = []
-        for row in range(rows - 1, -1, -1):
-            line = Text(no_wrap=True)
-            for index, minute in enumerate(self.minutes):
-                cells = self.starts[index + 1] - self.starts[index]
-                line.append(self._cell(minute, row, rows, crit_row) * cells,
-                            style=self._cell_style(minute, row, rows, crit_row))
-            if row == rows - 1 and row != crit_row:
-                line.append(f" {pct(self.top)}", style=self.style("muted"))
-            elif row == crit_row:
-                line.append(self.crit_label, style=self.style("threshold"))
-            lines.append(line)
-        return lines
-
-    def _cell(self, minute: Minute, row: int, rows: int, crit_row: int) -> str:
-        ratio = minute.ratio
-        line = THRESHOLD_GLYPH if row == crit_row and rows > 1 else " "
-        if ratio is None:
-            return NO_DATA_GLYPH if row == 0 else line
-        if ratio > self.crit:  # whole cells, another glyph: not colour alone
-            return CRIT_GLYPH if row < math.ceil(ratio / self.top * rows) else line
-        eighths = max(1, round(ratio / self.top * rows * 8))
-        filled = min(8, max(0, eighths - row * 8))
-        return BLOCKS[filled] if filled else line
-
-    def _cell_style(self, minute: Minute, row: int, rows: int, crit_row: int) -> Style:
-        ratio = minute.ratio
-        glyph = self._cell(minute, row, rows, crit_row)
-        if glyph == THRESHOLD_GLYPH:
-            return self.style("threshold")
-        if ratio is None:
-            return self.style("nodata")
-        return self._bar_style(ratio)
-
-    def deploy_row(self) -> Text | None:
-        if self.deploy is None or not 0 <= self.deploy < len(self.minutes):
-            return None
-        at = self.starts[self.deploy]
-        label = "▼ deploy"
-        if at + len(label) <= self.columns + self.gutter:
-            text = " " * at + label
-        else:  # no room on the right: end the label at the column
-            text = " " * max(0, at - len(label) + 1) + "deploy ▼"
-        return Text(text, style=self.style("deploy"), no_wrap=True)
-
-    def axis_row(self) -> Text:
-        left = f"-{len(self.minutes)}m"
-        right = "now"
-        gap = max(1, self.columns - len(left) - len(right))
-        return Text(f"{left}{' ' * gap}{right}", style=self.style("muted"), no_wrap=True)

@@ -87,8 +87,9 @@ class HealthGrid(Vertical, can_focus=False):
     def _endpoint_cells(self, reading: Reading, snapshot: Snapshot,
                         styles: dict) -> tuple[str | Text, ...]:
         signal = snapshot.signals.get("health")
-        stale = "health" in snapshot.stale
-        label = f"{reading.status.label} (stale)" if stale else None
+        freshness = snapshot.freshness_of("health")
+        stale = freshness is not None and freshness.stale
+        label = f"{reading.status.label} ({freshness.words})" if freshness and stale else None
         detail = reading.summary
         if reading.request_id and reading.status is not Status.HEALTHY:
             detail = f"{detail} · request id {reading.request_id}"

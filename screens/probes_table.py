@@ -1,4 +1,9 @@
-"""Every probe on one table: the live twin of `ppcockpit check`."""
+"""Every probe on one table: the live twin of `ppcockpit check`.
+
+The reading column says "live", or "stale 1m" when the data shown is a minute old (a cached
+answer is stale at once): the one rule of `Reading.freshness`, in the words every panel
+uses. (A ticking age on every live row would redraw the table for nothing.)
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-from ppcockpit.model import Reading, Snapshot, Status
-from screens.format import STATUS_COMPONENT_CLASSES, age, status_styles, status_text
+from ppcockpit.model import Snapshot
+from screens.format import STATUS_COMPONENT_CLASSES, status_styles, status_text
 from screens.health_grid import HealthGrid
 from screens.table_sync import FittedTable
 
@@ -38,15 +43,9 @@ class ProbesTable(Vertical, can_focus=False):
             if reading is None:
                 rows.append((name, (name, "… waiting", "", "")))
                 continue
-            rows.append((name, (name, status_text(reading.status, styles),
-                                _freshness(reading, name in snapshot.stale, snapshot.taken_at),
+            freshness = snapshot.freshness_of(name)
+            # Glyph and phrase: what is wrong ("✖ failures > 5%"), else the status word.
+            rows.append((name, (name, status_text(reading.status, styles, reading.label),
+                                freshness.words if freshness is not None else "",
                                 reading.summary)))
         self.query_one(FittedTable).show_rows(rows)
-
-
-def _freshness(reading: Reading, stale: bool, now: float) -> str:
-    """"live" while the reading is current; how old it is once it is not. (A ticking age on
-    every row would redraw the table every second for nothing.)"""
-    if reading.status is Status.SKIPPED or not reading.finished_at:
-        return ""
-    return f"stale {age(now - reading.finished_at)}" if stale else "live"

@@ -108,7 +108,7 @@ class RedisPanel(Vertical, can_focus=True):
         super().__init__(**kwargs)
         self.memory_warn = memory_warn
         self.memory_crit = memory_crit
-        self._shown: tuple[Reading | None, bool] | None = None
+        self._shown: tuple[Reading | None, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield TextBlock(id="redis-status")
@@ -127,7 +127,8 @@ class RedisPanel(Vertical, can_focus=True):
         numbers = self.query_one("#redis-numbers", TextBlock)
         bar = self.query_one(MemoryBar)
         sparkline = self.query_one(MemoryHistory)
-        stale = "redis" in snapshot.stale
+        freshness = snapshot.freshness_of("redis")
+        stale = freshness.words if freshness is not None and freshness.stale else None
         if self._shown == (reading, stale):
             return  # nothing new since the last redraw
         self._shown = (reading, stale)
@@ -138,7 +139,7 @@ class RedisPanel(Vertical, can_focus=True):
         retitle(self, f"Redis · {reading.target}")
         head = status_text(reading.status, styles)
         if stale:
-            head.append(" (stale)")
+            head.append(f" ({stale})")
         ratio = reading.metrics.get("memory_ratio")
         if isinstance(ratio, int | float):
             head.append(f"  memory {memory_percent(ratio)}")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.model import Failure, Reading, Row, Status
+from probes.posthog_series import MinuteCount, evaluate
 
 AT = 1_764_324_000.0
 
@@ -39,6 +43,7 @@ def redis(pressure: bool = False) -> Reading:
     return Reading(
         probe="redis", target="redis://127.0.0.1:6379/0",
         status=Status.UNAVAILABLE if pressure else Status.HEALTHY,
+        label="memory ≥ 90%" if pressure else None,
         summary=(f"memory {ratio:.0%} of maxmemory (critical ≥ 90%)" if pressure
                  else "memory 41% of 64.0 MiB · 7 clients · 1,204 ops/s"),
         metrics={"used_memory": used, "maxmemory": 64 * 1024 * 1024, "memory_ratio": ratio,
@@ -51,24 +56,20 @@ def redis(pressure: bool = False) -> Reading:
 
 
 def posthog(spike: bool = False) -> Reading:
+    """What the PostHog probe says at 10:00:05: 29 whole minutes and the one just begun
+    (1 failure in its 6 requests so far: drawn as filling, never counted)."""
+    now = datetime.fromtimestamp(AT + 5, UTC)
     series = []
-    for minute in range(30):
-        failed = (minute - 12) * 2 if spike and minute > 18 else 1 if minute % 4 == 0 else 0
-        series.append({"minute": f"2025-11-28T09:{30 + minute:02d}:00Z", "completed": 60,
-                       "failed": max(0, failed)})
-    window = series[15:]
-    failed = sum(m["failed"] for m in window)
-    requests = failed + sum(m["completed"] for m in window)
-    ratio = failed / requests
+    for index in range(1, 30):
+        failed = (index - 12) * 2 if spike and index > 18 else 1 if index % 4 == 0 else 0
+        series.append(MinuteCount(now.replace(minute=30 + index, hour=9, second=0),
+                                  60, max(0, failed)))
+    series.append(MinuteCount(now.replace(second=0), 9 if spike else 5, 3 if spike else 1))
+    deploy = datetime(2025, 11, 28, 9, 48, tzinfo=UTC)
+    verdict = evaluate(series, PosthogProbeConfig(), deploy, now)
     return Reading(
         probe="posthog", target="https://us.posthog.com project 12345",
-        status=Status.UNAVAILABLE if spike else Status.HEALTHY,
-        summary=(f"failure ratio {ratio:.1%} > 5% · {failed}/{requests} requests failed (15m)"
-                 if spike else f"failure ratio {ratio:.1%} · {failed}/{requests} failed (15m)"),
-        metrics={"ratio": ratio, "completed": requests - failed, "failed": failed,
-                 "requests": requests, "ratio_before": 0.008, "ratio_after": ratio,
-                 "delta": ratio - 0.008, "data_age_s": 12},
-        details={"series": series, "deploy_at": "2025-11-28T09:48:00Z", "window_s": 900,
-                 "ratio_warn": 0.02, "ratio_crit": 0.05, "cached": False, "stale": False,
-                 "retry_after_s": None},
+        status=verdict.status, summary=verdict.summary, label=verdict.label,
+        metrics=verdict.metrics | {"data_age_s": 0.0},
+        details=verdict.details | {"cached": False, "stale": False, "retry_after_s": None},
     )

@@ -13,7 +13,8 @@ from textual.geometry import Region
 from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.model import Failure, Reading, Status
 from probes.posthog_series import MINUTE, MinuteCount, evaluate
-from screens.failure_ratio import CRIT_GLYPH, FailureRatioPanel
+from screens.failure_chart import CRIT_GLYPH, FILLING_FEW_GLYPH, FILLING_GLYPH
+from screens.failure_ratio import FailureRatioPanel
 from themes import VARIABLE_DEFAULTS
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -25,15 +26,21 @@ LAYOUTS = [((80, 24), "40", "auto"), ((80, 24), "38", "10"), ((80, 24), "78", "a
            ((160, 48), "64", "20"), ((160, 48), "64", "auto")]
 
 
-def reading_from(counts: list[tuple[int, int]], deploy_at: datetime | None = None,
-                 **changes: object) -> Reading:
-    """What the probe would report for these per-minute (completed, failed), oldest first."""
+def reading_from(counts: list[tuple[int, int]], deploy_at: datetime | None = None, *,
+                 filling: tuple[int, int] | None = None, **changes: object) -> Reading:
+    """What the probe would report for these whole minutes' (completed, failed), oldest
+    first, the last ending at END + 1m; `filling`: the counts so far of the minute after
+    it, five seconds in."""
     start = END - (len(counts) - 1) * MINUTE
     series = [MinuteCount(start + i * MINUTE, c, f) for i, (c, f) in enumerate(counts)]
-    verdict = evaluate(series, SETTINGS, deploy_at)
+    now = END + MINUTE
+    if filling is not None:
+        series.append(MinuteCount(now, *filling))
+        now += timedelta(seconds=5)
+    verdict = evaluate(series, SETTINGS, deploy_at, now)
     details = verdict.details | {"cached": False, "stale": False, "retry_after_s": None}
     reading = Reading(probe="posthog", target="https://us.posthog.com project 1",
-                      status=verdict.status, summary=verdict.summary,
+                      status=verdict.status, summary=verdict.summary, label=verdict.label,
                       metrics=verdict.metrics | {"data_age_s": 0.0}, details=details)
     return dataclasses.replace(reading, **changes) if changes else reading
 
@@ -57,7 +64,7 @@ def stale() -> Reading:
     return dataclasses.replace(
         fresh, metrics=fresh.metrics | {"data_age_s": 125.0}, retry_after=30.0,
         details=fresh.details | {"stale": True, "cached": True, "retry_after_s": 30.0},
-        summary=fresh.summary + " · stale 2m (rate limited, retry in 30s)")
+        summary=fresh.summary + " · from the cache (rate limited, retry in 30s)")
 
 
 class PanelApp(App[None]):
@@ -99,6 +106,67 @@ async def test_healthy(size, width: str, height: str) -> None:
     assert "Failure ratio (PostHog)" in text
     assert "✔ healthy  0.8%" in text and "4/480 failed (15m)" in text
     assert "crit 5%" in text and CRIT_GLYPH not in text and "stale" not in text
+
+
+CALM = [(32, 0)] * 15 + [(32, 1 if i < 4 else 0) for i in range(15)]  # 4 failed of 484
+
+
+def calm_with_filling(completed: int, failed: int) -> Reading:
+    """CALM's half hour, and the minute after it five seconds in."""
+    return reading_from(CALM, filling=(completed, failed))
+
+
+BAR_ROW = re.compile(r"^│? [ ▁▂▃▄▅▆▇█▓░┈·…]*( \d[\d.]*%| crit \d[\d.]*%)? *│?$")
+
+
+def bar_rows(lines: list[str]) -> list[str]:
+    """The chart's rows: glyphs, and the top's or the threshold's label."""
+    return [line for line in lines if BAR_ROW.match(line) and line.strip("│ ")]
+
+
+@pytest.mark.parametrize(("size", "width", "height"), LAYOUTS)
+async def test_a_minute_just_begun_is_no_spike(size, width: str, height: str) -> None:
+    # 1 failure among the 6 requests of the last five seconds: 16.7%, over the 5% line.
+    # Counted or drawn as a ratio it would be a spike in calm; it is neither.
+    lines = await shown(calm_with_filling(5, 1), size, width, height)
+    plain = await shown(reading_from(CALM), size, width, height)
+    text = "\n".join(lines)
+    assert "✔ healthy  0.8%" in text and "4/484 failed (15m)" in text
+    assert CRIT_GLYPH not in text and "16.7%" not in text
+    assert FILLING_FEW_GLYPH in bar_rows(lines)[-1]  # on the baseline, nothing above it
+    assert all(FILLING_FEW_GLYPH not in row for row in bar_rows(lines)[:-1])
+    assert "filling ↑" in text
+    # The scale is the whole minutes': the top label is the one drawn without it.
+    assert re.findall(r"\d[\d.]*%", bar_rows(lines)[0]) == ["8%"]
+    assert re.findall(r"\d[\d.]*%", bar_rows(plain)[0]) == ["8%"]
+
+
+@pytest.mark.parametrize(("size", "width", "height"), [LAYOUTS[0], LAYOUTS[3]])
+async def test_a_busy_filling_minute_is_drawn_hollow_never_as_a_breach(size, width: str,
+                                                                       height: str) -> None:
+    lines = await shown(calm_with_filling(30, 20), size, width, height)  # 40% of 50, so far
+    text = "\n".join(lines)
+    assert "✔ healthy  0.8%" in text and CRIT_GLYPH not in text and "40%" not in text
+    hollow = [row for row in bar_rows(lines) if FILLING_GLYPH in row]
+    assert hollow and len(hollow) == len(bar_rows(lines))  # clipped at the top, not rescaled
+    assert "filling ↑" in text
+
+
+async def test_the_facts_say_what_the_filling_minute_holds() -> None:
+    text = "\n".join(await shown(calm_with_filling(5, 1), (160, 48), "64", "40"))
+    assert "this minute so far: 1/6 failed (filling: not counted yet)" in text
+
+
+@pytest.mark.parametrize(("size", "width", "height"), LAYOUTS)
+async def test_recovering_keeps_the_verdict_and_says_what_it_waits_for(
+        size, width: str, height: str) -> None:
+    spike_then_calm = [(99, 1)] * 15 + [(80, 20)] * 5 + [(99, 1)] * 10
+    reading = reading_from(spike_then_calm, filling=(10, 0))
+    text = "\n".join(await shown(reading, size, width, height))
+    assert "✖ unavailable  7.3%" in text
+    assert "recovering: last 3m at 1%" in text
+    if height == "auto" or int(height) > 10:
+        assert "15m window ≤ 5% in ~2m" in text
 
 
 @pytest.mark.parametrize(("size", "width", "height"), LAYOUTS)
@@ -180,7 +248,7 @@ async def test_a_tall_panel_adds_the_facts_behind_the_numbers() -> None:
     assert "thresholds: warn 2% · crit 5% · at least 20 requests" in text
     assert "window: 1390 completed, 110 failed" in text
     assert "before/after: 5m since the deploy against the 5m before it" in text
-    assert "data: fresh" in text
+    assert "data: live" in text
 
 
 async def test_a_deploy_given_with_z_and_odd_series_entries() -> None:

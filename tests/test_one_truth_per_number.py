@@ -78,7 +78,7 @@ async def test_the_failure_ratio_reads_the_same_in_summary_screen_and_check() ->
     failed = [0] * 15 + [5] * 14 + [6]
     series = [MinuteCount(END - (29 - i) * MINUTE, 100 - f if i >= 15 else 0, f)
               for i, f in enumerate(failed)]
-    verdict = evaluate(series, PosthogProbeConfig(), None)
+    verdict = evaluate(series, PosthogProbeConfig(), None, now=END + MINUTE)
     assert verdict.summary.startswith("failure ratio 5% > 2% · 76/1500")
     assert verdict.status.value == "degraded"
     reading = Reading(probe="posthog", target="https://us.posthog.com project 1",

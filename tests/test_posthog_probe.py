@@ -43,8 +43,8 @@ def rows(spec: dict[int, tuple[int, int]]) -> list[list[Any]]:
 
 
 def spread(completed: int, failed: int,
-           minutes: range = range(-9, 1)) -> dict[int, tuple[int, int]]:
-    """Totals spread over `minutes` (default: the newest ten, well inside the window)."""
+           minutes: range = range(-10, 0)) -> dict[int, tuple[int, int]]:
+    """Totals spread over `minutes` (default: the newest ten whole ones: END is filling)."""
     n = len(minutes)
     return {off: (completed // n + (i < completed % n), failed // n + (i < failed % n))
             for i, off in enumerate(minutes)}
@@ -172,9 +172,56 @@ async def test_thresholds(posthog, completed: int, failed: int, status: Status,
         assert reading.metrics["ratio"] is None  # never a reassuring 0%
 
 
+async def test_the_minute_still_filling_cannot_tip_the_verdict_alone(posthog) -> None:
+    # A quiet quarter hour, 30 requests without a failure; the minute begun 30 s ago holds
+    # 2 failures in 6 requests. Counted, 2/34 (5.9%) would be a NO-GO from half a minute.
+    stand_in, url = posthog
+    stand_in.results = rows(spread(30, 0, range(-15, 0)) | {0: (4, 2)})
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    assert reading.status is Status.HEALTHY and reading.label is None
+    assert reading.summary == "failure ratio 0% · 0/30 failed (15m)"
+    assert reading.details["series"][-1] == {"minute": END.isoformat(), "completed": 4,
+                                             "failed": 2, "filling": True}
+
+
+async def test_a_breach_says_which_line_only_while_it_is_the_verdict(posthog) -> None:
+    stand_in, url = posthog
+    stand_in.results = rows(spread(463, 37))
+    probe = make_probe(url)
+    critical = await probe.check()
+    assert (critical.status, critical.label) == (Status.UNAVAILABLE, "failures > 5%")
+    stand_in.query_reply = lambda: drf(429, "throttled", "slow down", "throttled",
+                                       headers={"Retry-After": "30"})
+    limited = await probe.check()  # the cached verdict, still over the line
+    assert (limited.status, limited.label) == (Status.UNAVAILABLE, "failures > 5%")
+    down = make_probe(url)
+    stand_in.query_reply = None
+    await down.check()
+    stand_in.query_reply = lambda: drf(500, "server_error", "boom", "server_error")
+    failed = await down.check()  # PostHog is down: that, not the old ratio, is the status
+    await probe.aclose()
+    await down.aclose()
+    assert failed.status is Status.UNAVAILABLE and failed.label is None
+
+
+async def test_recovering_is_said_with_its_wait(posthog) -> None:
+    stand_in, url = posthog
+    stand_in.results = rows(spread(400, 100, range(-15, -10)) | spread(990, 10, range(-10, 0)))
+    probe = make_probe(url)
+    reading = await probe.check()
+    await probe.aclose()
+    # 110/1500: over 5% for two more minutes, the first ending 30 s from now.
+    assert reading.status is Status.UNAVAILABLE and reading.label == "failures > 5%"
+    assert reading.summary.startswith(
+        "failure ratio 7.3% > 5% · recovering: last 3m at 1%; 15m window ≤ 5% "
+        "in ~2m · 110/1500")
+
+
 async def test_requests_before_the_window_do_not_count(posthog) -> None:
     stand_in, url = posthog
-    stand_in.results = rows(spread(900, 0, range(-29, -15)) | spread(4, 0, range(-3, 1)))
+    stand_in.results = rows(spread(900, 0, range(-29, -15)) | spread(4, 0, range(-4, 0)))
     probe = make_probe(url)
     reading = await probe.check()
     await probe.aclose()
@@ -184,7 +231,7 @@ async def test_requests_before_the_window_do_not_count(posthog) -> None:
 
 async def test_event_names_and_window_come_from_the_config(posthog) -> None:
     stand_in, url = posthog
-    stand_in.results = rows(spread(100, 1, range(-4, 1)) | spread(900, 900, range(-9, -5)))
+    stand_in.results = rows(spread(100, 1, range(-5, 0)) | spread(900, 900, range(-10, -5)))
     probe = make_probe(url, success_event="reply's done", failure_event="oops",
                        window="5m", min_requests=10)
     reading = await probe.check()
@@ -211,11 +258,11 @@ async def test_the_window_ends_at_the_local_clock_when_the_server_is_not_ahead(p
 
 async def test_before_after_from_the_newest_deploy_annotation(posthog) -> None:
     stand_in, url = posthog
-    stand_in.results = rows(spread(990, 10, range(-9, -4)) | spread(940, 60, range(-4, 1)))
+    stand_in.results = rows(spread(990, 10, range(-10, -5)) | spread(940, 60, range(-5, 0)))
     stand_in.annotations = [
         {"id": 1, "content": "deploy v41", "date_marker": at(-12).isoformat(), "scope": "project"},
         {"id": 2, "content": "Deploy v42 (sha 1a2b3c)",
-         "date_marker": at(-4).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "scope": "project"},
+         "date_marker": at(-5).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "scope": "project"},
         {"id": 3, "content": "coffee break", "date_marker": at(-1).isoformat()},
         {"id": 4, "content": "Deploy bad date", "date_marker": "soon"},
         "not an annotation",
@@ -223,7 +270,7 @@ async def test_before_after_from_the_newest_deploy_annotation(posthog) -> None:
     probe = make_probe(url)
     reading = await probe.check()
     await probe.aclose()
-    assert reading.details["deploy_at"] == at(-4).isoformat()
+    assert reading.details["deploy_at"] == at(-5).isoformat()
     assert reading.metrics["ratio_before"] == 0.01 and reading.metrics["ratio_after"] == 0.06
     assert reading.metrics["delta"] == pytest.approx(0.05)
     assert reading.status is Status.DEGRADED
@@ -297,7 +344,9 @@ async def test_rate_limited_with_a_cached_answer_shows_it_stale(posthog) -> None
     assert limited.details["retry_after_s"] == 30
     assert limited.details["series"] == fresh.details["series"]
     assert limited.summary.startswith(fresh.summary)
-    assert "· stale 1s (rate limited, retry in 30s)" in limited.summary
+    assert limited.summary.endswith(" · from the cache (rate limited, retry in 30s)")
+    assert "stale" not in limited.summary  # the age is said where it can grow: freshness
+    assert 0 <= limited.metrics["data_age_s"] < 5
     # Asked again before Retry-After has passed: the cache, without a new request.
     again = await probe.check()
     await probe.aclose()
@@ -330,8 +379,8 @@ async def test_server_error_keeps_the_cached_series(posthog) -> None:
     assert failed.error == "PostHog answered HTTP 500: server_error"
     assert failed.details["series"] == fresh.details["series"]
     assert failed.details["stale"] is True and failed.metrics["failed"] == 37
-    assert failed.summary.startswith("PostHog answered HTTP 500: server_error · stale 1s, "
-                                     "last answer: failure ratio 7.4% > 5%")
+    assert failed.summary.startswith("PostHog answered HTTP 500: server_error · last "
+                                     "answer, from the cache: failure ratio 7.4% > 5%")
     # Without a cached answer there is nothing to show but the reason.
     with pytest.raises(TargetUnavailable, match="HTTP 500"):
         await make_probe(url).check()
@@ -440,9 +489,12 @@ async def test_timestamps_with_and_without_zone_and_malformed_rows(posthog) -> N
     await probe.aclose()
     by_minute = {m["minute"]: m for m in reading.details["series"]}
     for offset, failed in ((0, 1), (-1, 2), (-2, 3), (-3, 4), (-4, 5)):
+        filling = {"filling": True} if offset == 0 else {}
         assert by_minute[at(offset).isoformat()] == {"minute": at(offset).isoformat(),
-                                                     "completed": 100, "failed": failed}
-    assert reading.metrics["requests"] == 515 and reading.details["skipped_rows"] == 5
+                                                     "completed": 100, "failed": failed,
+                                                     **filling}
+    # The minute still filling (END, half a minute in) is shown, not counted.
+    assert reading.metrics["requests"] == 414 and reading.details["skipped_rows"] == 5
 
 
 async def test_window_longer_than_a_day_is_a_configuration_error(posthog) -> None:
@@ -509,7 +561,10 @@ async def test_a_row_within_the_clock_skew_allowance_is_kept(posthog) -> None:
     reading = await probe.check()
     await probe.aclose()
     assert reading.status is Status.HEALTHY and reading.details["future_rows"] == 0
-    assert reading.metrics["requests"] == 490
+    # Kept and shown, but not counted before its minute is over by the environment's clock.
+    assert reading.details["series"][-1] == {"minute": at(1).isoformat(), "completed": 10,
+                                             "failed": 0, "filling": True}
+    assert reading.metrics["requests"] == 480
 
 
 async def test_a_deploy_annotation_from_the_future_is_ignored(posthog) -> None:

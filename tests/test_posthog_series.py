@@ -6,12 +6,12 @@ import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ppcockpit.config_model import PosthogProbeConfig
 from ppcockpit.model import Status
-from ppcockpit.units import RATIO_DECIMALS, shown_percent
+from ppcockpit.units import RATIO_DECIMALS, exceeds, shown_percent
 from probes.posthog_series import (
     MINUTE,
     MinuteCount,
@@ -38,6 +38,9 @@ json_values = st.recursive(
                                                                  max_size=4),
     max_leaves=20,
 )
+
+
+AFTER = END + MINUTE  # END's minute is over: every minute of `flat` is whole
 
 
 def minute(offset: int) -> datetime:
@@ -168,7 +171,7 @@ def config(**values: object) -> PosthogProbeConfig:
 def test_the_verdict_never_calls_too_few_requests_healthy(completed: int, failed: int,
                                                           minimum: int) -> None:
     series = [*flat(30, 0, 0)[:-1], MinuteCount(END, completed, failed)]
-    verdict = evaluate(series, config(min_requests=minimum), None)
+    verdict = evaluate(series, config(min_requests=minimum), None, AFTER)
     requests = completed + failed
     assert verdict.metrics["requests"] == requests
     if requests == 0 or requests < minimum:
@@ -186,9 +189,11 @@ def test_the_verdict_never_calls_too_few_requests_healthy(completed: int, failed
 
 
 def test_verdict_summaries() -> None:
-    healthy = evaluate([*flat(30, 0, 0)[:-1], MinuteCount(END, 476, 4)], config(), None)
+    healthy = evaluate([*flat(30, 0, 0)[:-1], MinuteCount(END, 476, 4)], config(), None,
+                       AFTER)
     assert healthy.summary == "failure ratio 0.8% · 4/480 failed (15m)"
-    critical = evaluate([*flat(30, 0, 0)[:-1], MinuteCount(END, 463, 37)], config(), None)
+    critical = evaluate([*flat(30, 0, 0)[:-1], MinuteCount(END, 463, 37)], config(), None,
+                        AFTER)
     assert critical.summary == "failure ratio 7.4% > 5% · 37/500 requests failed (15m)"
     assert critical.details["series"][-1] == {"minute": END.isoformat(), "completed": 463,
                                               "failed": 37}
@@ -197,8 +202,127 @@ def test_verdict_summaries() -> None:
 def test_only_the_newest_window_counts() -> None:
     series = [MinuteCount(m.minute, 1000 if m.minute < minute(-14) else 0, 0)
               for m in flat(30, 0, 0)]
-    verdict = evaluate(series, config(), None)
+    verdict = evaluate(series, config(), None, AFTER)
     assert verdict.status is Status.UNKNOWN and verdict.metrics["requests"] == 0
+
+
+# -- the minute still filling ----------------------------------------------------------------
+
+FILLING = END + timedelta(seconds=5)  # END's minute began five seconds ago
+
+
+@given(st.lists(st.tuples(st.integers(0, 80), st.integers(0, 20)), min_size=29, max_size=29),
+       st.integers(0, 500), st.integers(0, 500), st.integers(0, 59))
+@settings(max_examples=200)
+def test_the_minute_still_filling_never_counts(whole: list[tuple[int, int]], completed: int,
+                                               failed: int, seconds: int) -> None:
+    series = [MinuteCount(minute(i - 29), c, f) for i, (c, f) in enumerate(whole)]
+    now = END + timedelta(seconds=seconds)
+    with_it = evaluate([*series, MinuteCount(END, completed, failed)], config(), None, now)
+    without = evaluate([*series, MinuteCount(END, 0, 0)], config(), None, now)
+    assert (with_it.status, with_it.metrics, with_it.label) == (
+        without.status, without.metrics, without.label)
+    assert with_it.summary == without.summary
+    assert with_it.details["series"][-1]["filling"] is True
+    assert all("filling" not in m for m in with_it.details["series"][:-1])
+
+
+def test_a_minute_that_has_just_begun_cannot_tip_the_verdict_alone() -> None:
+    # A quiet quarter hour (30 requests, none failed), and 2 failures among the 6 requests
+    # of the five seconds since: counted, 2/34 would have been 5.9%, over the 5% line.
+    series = [*flat(29, 2, 0)[1:], MinuteCount(END, 4, 2)]
+    verdict = evaluate(series, config(), None, FILLING)
+    assert verdict.status is Status.HEALTHY and verdict.label is None
+    assert verdict.summary == "failure ratio 0% · 0/30 failed (15m)"
+    assert verdict.details["series"][-1] == {"minute": END.isoformat(), "completed": 4,
+                                             "failed": 2, "filling": True}
+    # Once the minute is over, it counts like any other.
+    over = evaluate(series, config(), None, END + MINUTE)
+    assert over.status is Status.UNAVAILABLE and over.metrics["requests"] == 34
+
+
+def test_before_after_leaves_the_filling_minute_out() -> None:
+    series = [*flat(29, 99, 1)[1:], MinuteCount(END, 5, 1)]
+    just_deployed = evaluate(series, config(), END + timedelta(seconds=2), FILLING)
+    assert just_deployed.metrics["ratio_after"] is None  # no whole minute since the deploy
+    assert "after deploy" not in just_deployed.summary
+    earlier = evaluate(series, config(), minute(-2), FILLING)
+    assert earlier.details["compare_minutes"] == 2
+    assert earlier.metrics["ratio_after"] == 0.01 and earlier.metrics["ratio_before"] == 0.01
+
+
+# -- recovering --------------------------------------------------------------------------------
+
+def spike_then_calm(calm: tuple[int, int] = (99, 1)) -> list[MinuteCount]:
+    """15 whole minutes of 100 requests: 20 failed in each of the first five, then `calm`;
+    END is the minute just begun (nothing in it yet)."""
+    counts = [(80, 20)] * 5 + [calm] * 10
+    return [*(MinuteCount(minute(i - 15), c, f) for i, (c, f) in enumerate(counts)),
+            MinuteCount(END, 0, 0)]
+
+
+def test_recovering_says_what_it_waits_for_and_keeps_the_verdict() -> None:
+    verdict = evaluate(spike_then_calm(), config(), None, END + timedelta(seconds=30))
+    assert verdict.status is Status.UNAVAILABLE and verdict.label == "failures > 5%"
+    # 110/1500 is 7.3%. Dropping the oldest spike minute for a calm one leaves 91 (6%), the
+    # second 72 (4.8%): two more minutes must end, the first in 30s, the second 90s from now.
+    assert verdict.summary == (
+        "failure ratio 7.3% > 5% · recovering: last 3m at 1%; 15m window ≤ 5% "
+        "in ~2m · 110/1500 requests failed (15m)")
+    assert verdict.details["recovering"] == {
+        "minutes": 3, "ratio": 0.01, "requests": 300, "threshold": 0.05,
+        "clears_in_s": 90.0, "clears_in_m": 2}
+
+
+def test_recovering_from_the_warn_line_names_it() -> None:
+    counts = [(96, 4)] * 12 + [(100, 0)] * 3  # 48/1500 = 3.2%: degraded
+    series = [*(MinuteCount(minute(i - 15), c, f) for i, (c, f) in enumerate(counts)),
+              MinuteCount(END, 0, 0)]
+    verdict = evaluate(series, config(), None, END)
+    assert verdict.status is Status.DEGRADED and verdict.label == "failures > 2%"
+    # 4 per dropped minute: 48 - 4k <= 30 at k = 5, five minutes from the start of END.
+    assert "recovering: last 3m at 0%; 15m window ≤ 2% in ~5m" in verdict.summary
+    assert verdict.details["recovering"]["clears_in_s"] == 300.0
+
+
+@pytest.mark.parametrize(("calm", "why"), [
+    ((98, 2), "2% is not under the 2% warn line"),
+    ((0, 0), "a minute without requests is no evidence"),
+    ((5, 0), "15 requests in the three minutes: fewer than min_requests"),
+])
+def test_not_recovering(calm: tuple[int, int], why: str) -> None:
+    verdict = evaluate(spike_then_calm(calm), config(), None, END)
+    assert verdict.status is not Status.HEALTHY, why
+    assert "recovering" not in verdict.summary and verdict.details["recovering"] is None, why
+
+
+@given(st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100)), min_size=12,
+                max_size=12), st.integers(7, 100), st.integers(0, 1))
+@settings(max_examples=200)
+def test_the_wait_is_the_minutes_the_window_needs_at_the_recent_pace(
+        early: list[tuple[int, int]], completed: int, failed: int) -> None:
+    calm = [(completed, failed)] * 3
+    counts = early + calm
+    series = [MinuteCount(minute(i - 15), c, f) for i, (c, f) in enumerate(counts)]
+    verdict = evaluate(series, config(), None, END)  # the newest whole minute just ended
+    recovering = verdict.details["recovering"]
+    if recovering is None:
+        return
+    threshold = recovering["threshold"]
+    assert verdict.status in (Status.DEGRADED, Status.UNAVAILABLE)
+    steps = recovering["clears_in_m"]
+    assert recovering["clears_in_s"] == steps * 60
+
+    def after(more: int) -> float:
+        future = [MinuteCount(minute(k), completed, failed) for k in range(more)]
+        later = evaluate(series + future, config(), None, END + more * MINUTE)
+        ratio = later.metrics["ratio"]
+        assert ratio is not None
+        return ratio
+
+    assert not exceeds(after(steps), threshold, RATIO_DECIMALS)
+    assert exceeds(after(steps - 1), threshold, RATIO_DECIMALS)
+    event("recovering")
 
 
 # -- rows from the query answer -------------------------------------------------------------

@@ -49,7 +49,7 @@ def summarize(reply: dict[str, object], warn: float = 0.75, crit: float = 0.90,
 
 def test_healthy_reply_gives_every_metric_and_the_documented_summary() -> None:
     result = summarize(info())
-    assert result.status is Status.HEALTHY
+    assert result.status is Status.HEALTHY and result.label is None
     assert result.summary == "memory 41% of 64 MiB · 7 clients · 1,204 ops/s"
     assert set(result.metrics) == METRIC_KEYS
     assert set(result.details) == DETAIL_KEYS
@@ -73,13 +73,13 @@ def test_one_other_client_is_singular() -> None:
 
 def test_warning_threshold_degrades() -> None:
     result = summarize(info(used_memory=math.ceil(0.8 * 64 * MIB)))
-    assert result.status is Status.DEGRADED
+    assert result.status is Status.DEGRADED and result.label == "memory ≥ 75%"
     assert result.summary.startswith("memory 80% of maxmemory (warning ≥ 75%) · ")
 
 
 def test_critical_threshold_is_unavailable_with_the_documented_wording() -> None:
     result = summarize(info(used_memory=math.ceil(0.93 * 64 * MIB)))
-    assert result.status is Status.UNAVAILABLE
+    assert result.status is Status.UNAVAILABLE and result.label == "memory ≥ 90%"
     assert result.summary.startswith("memory 93% of maxmemory (critical ≥ 90%) · ")
 
 

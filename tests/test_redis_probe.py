@@ -148,6 +148,7 @@ async def test_memory_over_warn_is_degraded(redis_server: RedisServer,
     assert reading.status is Status.DEGRADED
     assert reading.failure is Failure.NONE
     assert "of maxmemory (warning ≥ 75%)" in reading.summary
+    assert reading.label == "memory ≥ 75%"  # what is wrong, where the status word was
     assert reading.metrics["memory_ratio"] >= 0.75
 
 
@@ -161,6 +162,7 @@ async def test_memory_over_crit_is_unavailable_but_not_a_failure(
     assert reading.failure is Failure.NONE  # the target answered; a threshold was breached
     assert reading.summary.startswith("memory 9")
     assert "% of maxmemory (critical ≥ 90%) · " in reading.summary
+    assert reading.label == "memory ≥ 90%"
 
 
 async def test_no_maxmemory_is_measured_against_system_memory(probe: RedisProbe,

@@ -17,6 +17,7 @@ from ppcockpit.model import (
     TargetUnavailable,
 )
 from ppcockpit.runner import Backoff, ProbeRunner
+from ppcockpit.safe_reading import ReadingCleaner
 from ppcockpit.secrets import Redactor
 
 
@@ -49,6 +50,7 @@ class ScriptedProbe:
         if self.behaviour == "leaky":
             return Reading(probe=self.name, target=self.target, status=Status.DEGRADED,
                            summary="token sk-live-topsecret-123 rejected \x1b[31mred\x1b[0m",
+                           label="key sk-live-topsecret-123\x1b[2J rejected " + "x" * 200,
                            rows=(Row(key="a", label="a", status=Status.DEGRADED,
                                      message="again sk-live-topsecret-123\x07"),))
         return Reading(probe=self.name, target=self.target, status=Status.HEALTHY,
@@ -98,6 +100,18 @@ async def test_readings_are_timed_redacted_and_stripped() -> None:
     assert "sha256:" in reading.summary
     assert "\x1b" not in everything and "\x07" not in everything
     assert "red" in reading.summary
+    # The status phrase is outside text too: redacted, stripped, one short line.
+    label = reading.label or ""
+    assert label.startswith("key [sha256:") and "rejected" in label
+    assert "sk-live" not in label and "\x1b" not in label and len(label) <= 60
+
+
+@pytest.mark.parametrize(("label", "shown"), [(None, None), ("", None), ("\x1b[0m", None),
+                                              ("failures > 5%", "failures > 5%")])
+def test_a_status_phrase_of_nothing_is_the_status_word(label, shown) -> None:
+    reading = Reading(probe="p", target="t", status=Status.UNAVAILABLE, summary="s",
+                      label=label)
+    assert ReadingCleaner(str).reading(reading, probe="p").label == shown
 
 
 async def test_loops_run_on_their_interval_and_an_exception_never_stops_another() -> None:

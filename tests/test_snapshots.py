@@ -114,7 +114,7 @@ def test_dashboard_incident_in_every_theme(snap_compare, tmp_path: Path, theme: 
                         terminal_size=(160, 48), run_before=readings_shown)
 
 
-@pytest.mark.parametrize("panel", ["health-grid", "log-tail"])
+@pytest.mark.parametrize("panel", ["health-grid", "log-tail", "probes-table", "failure-ratio"])
 def test_narrow_panels(snap_compare, tmp_path: Path, panel: str) -> None:
     """At 80x24 one panel shows at a time; Tab brings the next, the strip names them all."""
     async def show(pilot) -> None:
