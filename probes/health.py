@@ -116,6 +116,7 @@ class HealthProbe:
             error=summary if answered_badly else None,
             failure=Failure.TARGET if answered_badly else Failure.NONE,
             request_id=request_id,
+            label=None if answered_badly else _label(status, rows),
         )
 
     def _rows(self, doc: HealthDocument) -> tuple[Row, ...]:
@@ -149,6 +150,20 @@ class HealthProbe:
             alerting=not ignored and streak > self.settings.unavailable_after,
             extra=extra,
         )
+
+
+def _label(status: Status, rows: tuple[Row, ...]) -> str | None:
+    """What is wrong when the endpoint itself answered well: `endpoint ok · 1 provider
+    unavailable` rather than the endpoint read as down (the verdict stays the same)."""
+    if status not in (Status.UNAVAILABLE, Status.DEGRADED):
+        return None
+    counted = [r for r in rows if not r.extra.get("ignored")]
+    worst = [r for r in counted if r.status is status]
+    if not worst:
+        return None
+    kind = "provider" if all(r.key.startswith("ai:") for r in worst) else "dependency"
+    plural = {"provider": "providers", "dependency": "dependencies"}[kind]
+    return f"endpoint ok · {len(worst)} {kind if len(worst) == 1 else plural} {status.label}"
 
 
 def _provider_details(row: Row) -> dict[str, object]:

@@ -94,7 +94,14 @@ class HealthGrid(Vertical, can_focus=False):
         if reading.request_id and reading.status is not Status.HEALTHY:
             detail = f"{detail} · request id {reading.request_id}"
         fails = str(signal.consecutive_failures) if signal and signal.consecutive_failures else ""
-        return ("endpoint", status_text(reading.status, styles, label),
+        status = reading.status
+        if (reading.label or "").startswith("endpoint ok"):
+            # The endpoint answered well; what is wrong is in the rows below (and the verdict
+            # is unchanged): the endpoint is not shown as down.
+            status, label = Status.HEALTHY, "ok" + (f" ({freshness.words})" if stale and
+                                                    freshness else "")
+            detail = f"{reading.label} · {detail}"
+        return ("endpoint", status_text(status, styles, label),
                 latency(reading.latency_ms), fails, _since(signal, snapshot.taken_at), detail)
 
     def _row_cells(self, row: Row, signal: Signal | None, now: float,

@@ -16,7 +16,8 @@ from screens.format import STATUS_COMPONENT_CLASSES, status_styles, status_text
 from screens.health_grid import HealthGrid
 from screens.table_sync import FittedTable
 
-COLUMNS = (("probe", 19), ("status", 16), ("reading", 9), ("summary", None))
+STATUS_WIDTH = 16
+COLUMNS = (("probe", 19), ("status", STATUS_WIDTH), ("reading", 9), ("summary", None))
 
 
 class ProbesTable(Vertical, can_focus=False):
@@ -44,8 +45,11 @@ class ProbesTable(Vertical, can_focus=False):
                 rows.append((name, (name, "… waiting", "", "")))
                 continue
             freshness = snapshot.freshness_of(name)
-            # Glyph and phrase: what is wrong ("✖ failures > 5%"), else the status word.
-            rows.append((name, (name, status_text(reading.status, styles, reading.label),
-                                freshness.words if freshness is not None else "",
-                                reading.summary)))
+            # Glyph and phrase: what is wrong ("✖ failures > 5%"), else the status word; a
+            # phrase too long for the column leads the summary instead of being cut.
+            label, summary = reading.label, reading.summary
+            if label and len(label) > STATUS_WIDTH - 2:
+                label, summary = None, f"{label} · {summary}"
+            rows.append((name, (name, status_text(reading.status, styles, label),
+                                freshness.words if freshness is not None else "", summary)))
         self.query_one(FittedTable).show_rows(rows)

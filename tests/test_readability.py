@@ -182,3 +182,35 @@ async def test_the_palette_holds_every_action_and_only_our_themes(tmp_path: Path
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_one_provider_down_is_not_the_endpoint_down(tmp_path: Path, serve: Serve) -> None:
+    body = {"success": True, "data": {"status": "degraded", "dependencies": {
+        "supabase": {"status": "ok", "latencyMs": 1, "message": None},
+        "analytics": {"status": "ok"},
+        "aiProviders": {"configuration": {"openai": "configured", "anthropic": "configured"},
+                        "selection": None,
+                        "stats": {"openai": {"status": "healthy", "latencyMs": 3},
+                                  "anthropic": {"status": "unavailable", "latencyMs": None,
+                                                "error": {"message": "overloaded"}}}}}}}
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    served = web.Application()
+    served.router.add_get("/api/health", health)
+    config = make_config(tmp_path, {"base_url": await serve(served)}, probes={
+        "health": {"interval": "200ms", "timeout": "150ms"},
+        **{name: {"enabled": False} for name in ("redis", "posthog", "supabase", "secrets",
+                                                 "deployments")}})
+    app = make_app(config, build_runner(config))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "anthropic" in screen_text(app))
+        reading = app.session.state.readings["health"]
+        assert reading.status is Status.UNAVAILABLE  # the verdict is unchanged: NO-GO
+        assert reading.label == "endpoint ok · 1 provider unavailable"
+        shown = screen_text(app)
+        assert "NO-GO" in shown.splitlines()[0]
+        grid = [line for line in shown.splitlines() if "endpoint" in line][0]
+        assert "✔ ok" in grid  # it answered in milliseconds: not shown as down
+        assert shown.count("endpoint ok") >= 2  # the grid and the Probes row say why
