@@ -100,7 +100,7 @@ class HealthGrid(Vertical, can_focus=False):
             # is unchanged): the endpoint is not shown as down.
             status, label = Status.HEALTHY, "ok" + (f" ({freshness.words})" if stale and
                                                     freshness else "")
-            detail = f"{reading.label} · {detail}"
+            detail, fails = f"{reading.label} · {detail}", ""
         return ("endpoint", status_text(status, styles, label),
                 latency(reading.latency_ms), fails, _since(signal, snapshot.taken_at), detail)
 
