@@ -108,10 +108,12 @@ def test_help_screen(snap_compare, tmp_path: Path) -> None:
                         run_before=open_help)
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("theme", ["light", "high-contrast"])
-def test_dashboard_incident_in_every_theme(snap_compare, tmp_path: Path, theme: str) -> None:
+def test_dashboard_incident_in_every_theme(snap_compare, tmp_path: Path, theme: str,
+                                           size: tuple[int, int]) -> None:
     assert snap_compare(cockpit(tmp_path, incident=True, theme=theme),
-                        terminal_size=(160, 48), run_before=readings_shown)
+                        terminal_size=size, run_before=readings_shown)
 
 
 @pytest.mark.parametrize("panel", ["health-grid", "log-tail", "probes-table", "failure-ratio"])
