@@ -1,5 +1,5 @@
-"""Log flood: 50,000 app log lines/s for 10 s into a running Textual app hosting the log tail
-panel, on a real pseudo-terminal, against the same app idle in the same run.
+"""Log flood: 50,000 app log lines/s for 10 s into the running cockpit (its log tail fed by a
+`command` source), on a real pseudo-terminal, against the same cockpit idle in the same run.
 
 Three processes: this one (the "terminal": it owns the pty, presses keys, reads the screen
 and samples CPU and memory), the app (the panel and a LogTail running a `command` source),
@@ -10,7 +10,7 @@ Key-to-screen latency: a level key (1, 2, 3 in turn) is written to the pty; the 
 the app's output shows the new filter ("errors ·", "warn and up ·", "info and up ·") is one
 sample. Budget: p99 under 100 ms during the flood; CPU and memory flat once the buffer is
 full; received == written (no line lost from the counters).
-Usage: uv run python bench/log_flood.py [--rate 50000] [--seconds 10] [--idle 3] [--gc-freeze]
+Usage: uv run python bench/log_flood.py [--rate 50000] [--seconds 10] [--idle 3]
 (A tuning aid, not part of the measurement: LOG_FLOOD_PROFILE=FILE writes the app's cProfile
 stats there.)
 """
@@ -21,7 +21,6 @@ import argparse
 import codecs
 import contextlib
 import fcntl
-import gc
 import itertools
 import json
 import os
@@ -80,60 +79,52 @@ def writer(rate: int, seconds: float, delay: float, done: Path) -> None:
 # --- the app ------------------------------------------------------------------------------
 
 
-def app(stats: Path, writer_command: str, gc_freeze: bool) -> None:
-    from textual.app import App, ComposeResult
-    from textual.binding import Binding
+def app(stats: Path, writer_command: str) -> None:
+    """The cockpit itself (`ppcockpit` on a config whose log source runs the writer), its
+    probes pointed at a closed port so that they fail fast and stay quiet."""
+    import tempfile
 
-    from ppcockpit.logs import LogBuffer
-    from ppcockpit.secrets import Redactor
-    from probes.log_sources import CommandSource
-    from probes.log_tail import LogTail
-    from screens.log_lines import LogLinesView
-    from screens.log_tail import LogTailPanel
-    from themes import STYLESHEET, THEMES
+    import tomli_w
 
-    class FloodHost(App[None]):
-        CSS_PATH = STYLESHEET
-        BINDINGS = [Binding("ctrl+q", "quit", "Quit")]
+    from ppcockpit.app import make_app
+    from ppcockpit.cli import GlobalFlags, build_session
+    from ppcockpit.config import load_config
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.buffer = LogBuffer(10_000)
-            self.source = CommandSource(writer_command)
-            self.tail = LogTail(self.buffer, self.source,
-                                redact=Redactor([f"sk-live-secret-{n:04d}" for n in range(15)]))
+    workdir = Path(tempfile.mkdtemp(prefix="ppcockpit-flood-"))
+    config_path = workdir / "cockpit.toml"
+    config_path.write_text(tomli_w.dumps({
+        "cockpit": {"journal_dir": "journal"},
+        "environments": {"bench": {
+            "base_url": "http://127.0.0.1:9", "redis_url": "redis://127.0.0.1:9/0",
+            "logs": {"source": "command", "run": writer_command, "max_lines": 10_000}}}}))
+    config = load_config(config_path)
+    assembled = build_session(config, GlobalFlags())
+    config.redactor.add(f"sk-live-secret-{n:04d}" for n in range(15))
+    cockpit = make_app(config, session=assembled.session, checklist=assembled.checklist)
+    tail = assembled.session.context.log_tail
+    assert tail is not None
 
-        def compose(self) -> ComposeResult:
-            yield LogTailPanel(self.buffer, classes="panel", id="logs")
+    def dump() -> None:
+        buffer = tail.buffer
+        stats.write_text(json.dumps({
+            "received": buffer.received, "dropped": buffer.dropped,
+            "in_buffer": len(buffer), "writer_pid": tail.source.pid,
+            "state": buffer.state.phase}))
 
-        def on_mount(self) -> None:
-            for theme in THEMES:
-                self.register_theme(theme)
-            self.theme = THEMES[0].name
-            self.query_one(LogLinesView).focus()
-            self.tail.start()
-            self.set_interval(0.25, self.dump)
-            if gc_freeze:  # what the cockpit could do after its first frame
-                self.call_after_refresh(gc.freeze)
+    started = cockpit._after_first_frame
 
-        def dump(self) -> None:
-            buffer = self.buffer
-            stats.write_text(json.dumps({
-                "received": buffer.received, "dropped": buffer.dropped,
-                "in_buffer": len(buffer), "writer_pid": self.source.pid,
-                "state": buffer.state.phase}))
+    def after_first_frame() -> None:  # the cockpit's own start (it freezes the GC there)
+        started()
+        cockpit.set_interval(0.25, dump)
 
-        async def on_unmount(self) -> None:
-            self.dump()
-            await self.tail.stop()
-
+    cockpit._after_first_frame = after_first_frame  # type: ignore[method-assign]
     if os.environ.get("LOG_FLOOD_PROFILE"):  # where the app's time goes, for tuning
         import cProfile
 
-        cProfile.runctx("FloodHost().run()", globals(), locals(),
-                        os.environ["LOG_FLOOD_PROFILE"])
+        cProfile.runctx("cockpit.run()", globals(), locals(), os.environ["LOG_FLOOD_PROFILE"])
     else:
-        FloodHost().run()
+        cockpit.run()
+    dump()
 
 
 # --- the terminal -------------------------------------------------------------------------
@@ -230,14 +221,12 @@ def main() -> None:
     parser.add_argument("--stats", type=Path)
     parser.add_argument("--done", type=Path)
     parser.add_argument("--writer-command", default="")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="the app calls gc.freeze() after its first frame")
     args = parser.parse_args()
     if args.role == "writer":
         writer(args.rate, args.seconds, args.idle, args.done)
         return
     if args.role == "app":
-        app(args.stats, args.writer_command, args.gc_freeze)
+        app(args.stats, args.writer_command)
         return
 
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"log-flood-{os.getpid()}"
@@ -247,8 +236,7 @@ def main() -> None:
                                  "--rate", str(args.rate), "--seconds", str(args.seconds),
                                  "--idle", str(args.idle), "--done", str(done)])
     term = Terminal([sys.executable, str(HERE), "--role", "app", "--stats", str(stats),
-                     "--writer-command", writer_command,
-                     *(["--gc-freeze"] if args.gc_freeze else [])])
+                     "--writer-command", writer_command])
     try:
         if term.wait_for("following", 30) is None:
             raise SystemExit(f"the app did not draw its first frame: {term.tail[-500:]!r}")
@@ -317,8 +305,7 @@ def report(args: argparse.Namespace, idle: list[float], flood: list[float], miss
           f"dropped from the buffer {final.get('dropped', 0):,}, in buffer "
           f"{final.get('in_buffer', 0):,}: {'no line lost' if lost == 0 else f'{lost:,} LOST'}")
     p99 = percentile(flood, 0.99) * 1000 if flood else float("inf")
-    print(f"budget: p99 under 100 ms during the flood: {'OK' if p99 < 100 else 'OVER'}"
-          f"{' (app with gc.freeze() after its first frame)' if args.gc_freeze else ''}")
+    print(f"budget: p99 under 100 ms during the flood: {'OK' if p99 < 100 else 'OVER'}")
 
 
 if __name__ == "__main__":
