@@ -263,3 +263,23 @@ def _kill_leftover(marker: str) -> None:
     for pid in found.stdout.split():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pid), signal.SIGKILL)
+
+
+async def test_ctrl_e_ends_the_session_early_and_says_what_is_not_done(deployment: Path,
+                                                                      ) -> None:
+    app = cockpit(deployment)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")
+        await until(pilot, lambda: state(app, "pre/aware") is StepState.DONE)
+        await pilot.press("ctrl+e")
+        await until(pilot, lambda: isinstance(app.screen, AskConfirm))
+        assert "not complete" in " ".join(screen_text(app).split())
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReleaseLogScreen))
+        await pilot.press("c")  # copies the table
+        await pilot.press("escape")
+        await pilot.press("q")  # closed: quits without a question
+    releases = tomllib.loads((deployment.parent / "release-log.toml").read_text())["releases"]
+    assert [check["title"] for check in releases[0]["manual_checks"]] == ["On-call knows"]
+    assert app.checklist.view().closed  # type: ignore[union-attr]
