@@ -101,7 +101,33 @@ def read_toml(path: Path, what: str = "configuration file") -> Document:
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     if _depth_over(data, MAX_DEPTH):
         raise ConfigError(f"{path}: tables or arrays are nested more than {MAX_DEPTH} deep")
-    return Document(path, text, data)
+    document = Document(path, text, data)
+    _refuse_control_characters(document)
+    return document
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _refuse_control_characters(document: Document) -> None:
+    """A name or a text that reaches the screen (an environment, a step's title, an action)
+    may not hold a terminal control character: it could move the cursor, retitle the
+    terminal or forge a line in a CI log. Refused, named with the character made visible."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(document.data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                here = (*loc, str(key))
+                if _CONTROL.search(str(key)):
+                    raise ConfigError(f"{document.where(here)}: the key {dotted(here)} holds a "
+                                      "control character")
+                stack.append((item, here))
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, str(i))) for i, item in enumerate(value))
+        elif isinstance(value, str) and _CONTROL.search(value):
+            raise ConfigError(f"{document.where(loc)}: {dotted(loc)} holds a control "
+                              f"character ({show(value)})")
 
 
 def _depth_over(value: Any, limit: int) -> bool:

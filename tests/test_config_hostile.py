@@ -194,8 +194,27 @@ def test_any_key_name_is_explained_printably(tmp_path_factory, name: str) -> Non
     if name in struct_fields(EnvironmentConfig):  # a real setting: not this test's case
         return
     message = explain(path, environ={})
-    assert "unknown key" in message or "is required" in message
+    assert "unknown key" in message or "is required" in message or \
+        "holds a control character" in message
 
+
+def test_a_control_character_anywhere_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[cockpit]\noperator = "alice\\u001b[2Jbob"\n'
+                           '[environments.production]\nbase_url = "https://a.example"\n')
+    message = explain(path, environ={})
+    assert ":2:" in message and "cockpit.operator holds a control character" in message
+
+
+def test_a_runbook_title_cannot_carry_an_escape_sequence(tmp_path: Path) -> None:
+    from ppcockpit.runbook import load_runbook
+
+    path = write(tmp_path, 'title = "ok"\n[[phases]]\nid = "p"\ntitle = "P"\n'
+                           '[[phases.steps]]\nid = "s"\nkind = "manual"\n'
+                           'title = "Confirm\\u001b]0;PWNED\\u0007"\n', name="runbook.toml")
+    with pytest.raises(ConfigError) as caught:
+        load_runbook(path)
+    assert ":8:" in str(caught.value) and "phases.0.steps.0.title" in str(caught.value)
+    assert not CONTROL.search(str(caught.value))
 
 # --- the command line: exit 2 with one line on stderr, exit codes CI can trust ------------
 
