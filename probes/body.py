@@ -156,3 +156,21 @@ def parse_json(body: bytes) -> Any:
         raise UnreadableBody(f"not JSON ({exc.msg.lower()} at byte {exc.pos})") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python will convert
         raise UnreadableBody(f"unreadable JSON: {one_line(exc, 60)}") from None
+
+
+def json_kind(value: Any) -> str:
+    """What kind of JSON value `value` is, in a few words for a message: "a number",
+    "a list", "null", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

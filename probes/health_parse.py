@@ -15,6 +15,7 @@ from typing import Any
 
 from ppcockpit.model import Status
 from ppcockpit.text import one_line
+from probes.body import json_kind
 
 PROVIDER_PREFIX = "ai:"
 MAX_COMPONENTS = 100  # rows kept from one answer; the rest are counted in `omitted`
@@ -163,7 +164,7 @@ def _invalid(status_code: int, problem: str) -> HealthDocument:
 
 def _from_json(status_code: int, mtype: str, value: Any) -> HealthDocument:
     if not isinstance(value, dict):
-        raise _Shape(f"{_kind(value)}, expected an object")
+        raise _Shape(f"{json_kind(value)}, expected an object")
     if isinstance(value.get("success"), bool):
         return _pocket_philosopher(status_code, value)
     status = value.get("status")
@@ -200,7 +201,7 @@ def _pocket_philosopher(status_code: int, envelope: dict[str, Any]) -> HealthDoc
     if envelope["success"]:
         payload = envelope.get("data")
         if not isinstance(payload, dict):
-            raise _Shape(f"data is {_kind(payload)}, expected an object")
+            raise _Shape(f"data is {json_kind(payload)}, expected an object")
         declared, status_note = _declared_pp(payload)
         rows, notes = _payload_components(payload)
         return _finish(fmt, status_code, rows, declared=declared,
@@ -232,7 +233,7 @@ def _payload_components(payload: dict[str, Any]) -> tuple[list[HealthComponent],
     """The rows of a PAYLOAD, and what it lacks that the cockpit needs (see `unrecognised`)."""
     deps = payload.get("dependencies")
     if not isinstance(deps, dict):
-        raise _Shape(f"dependencies is {_kind(deps)}, expected an object")
+        raise _Shape(f"dependencies is {json_kind(deps)}, expected an object")
     notes: list[str] = []
     rows = [
         _dependency("supabase", deps.get("supabase"), {"ok": (Status.HEALTHY, ""),
@@ -244,7 +245,7 @@ def _payload_components(payload: dict[str, Any]) -> tuple[list[HealthComponent],
     ai = deps.get("aiProviders")
     if not isinstance(ai, dict):
         notes.append("aiProviders not reported" if ai is None else
-                     f"aiProviders is {_kind(ai)}, expected an object")
+                     f"aiProviders is {json_kind(ai)}, expected an object")
         ai = {}
     elif not isinstance(ai.get("configuration"), dict):
         notes.append("aiProviders.configuration not reported")
@@ -376,20 +377,6 @@ def _spring(status_code: int, doc: dict[str, Any]) -> HealthDocument:
 
 
 # --- small tolerant readers -----------------------------------------------------------------
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _word(value: Any) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ppcockpit.text import one_line
+from probes.body import json_kind
 
 READY = "READY"
 MAX_CLOCK_SKEW = 300.0  # seconds a `created` may run ahead of the server's clock
@@ -354,19 +355,8 @@ def age_text(seconds: float) -> str:
 
 
 def _kind(value: object) -> str:
-    if value is None:
-        return "missing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    """A field the answer does not hold reads as missing (`.get()` gives None for both)."""
+    return "missing" if value is None else json_kind(value)
 
 
 def _describe(value: object) -> str:

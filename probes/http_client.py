@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from ppcockpit import offloop
+from ppcockpit.model import TargetUnavailable
+from ppcockpit.secrets import redact_url
+from ppcockpit.text import one_line
 from probes import tls
 from probes.body import ACCEPT_ENCODING, BodyCap, BodyTooLarge
 
@@ -114,6 +117,19 @@ def same_origin(url: str, other: str) -> bool:
         return origin(url) == origin(other)
     except ValueError:
         return False
+
+
+def refuse_redirect(response: httpx.Response, what: str, why: str,
+                    request_id: str | None = None) -> None:
+    """A redirect answer is the target's doing, reported, never followed with what the
+    request carried: TargetUnavailable naming where it pointed (password hidden)."""
+    location = redirect_location(response.status_code, response.headers.get("location"),
+                                 str(response.request.url))
+    if location is not None:
+        raise TargetUnavailable(
+            f"{what} answered {response.status_code}: redirected to "
+            f"{one_line(redact_url(location), 80)}, not followed ({why})",
+            request_id=request_id)
 
 
 def redirect_location(status: int, location: str | None, current: str) -> str | None:

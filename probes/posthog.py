@@ -32,7 +32,7 @@ from ppcockpit.units import size
 from probes.body import UnreadableBody, parse_json
 from probes.causes import connection_refused, tls_failure
 from probes.clock import CLOCK_SKEW, future_note
-from probes.http_client import new_client, read_limited, redirect_location, warm_up
+from probes.http_client import new_client, read_limited, refuse_redirect, warm_up
 from probes.posthog_series import (
     MinuteCount,
     dense_series,
@@ -285,13 +285,7 @@ class PosthogProbe:
 
     def _refuse_redirect(self, response: httpx.Response) -> None:
         """The key goes to the configured host only: a redirect is reported, never followed."""
-        location = redirect_location(response.status_code, response.headers.get("location"),
-                                     str(response.request.url))
-        if location is not None:
-            raise TargetUnavailable(
-                f"PostHog answered {response.status_code}: redirected to "
-                f"{one_line(redact_url(location), 80)}, not followed (the key is only ever "
-                f"sent to {self._host})")
+        refuse_redirect(response, "PostHog", f"the key is only ever sent to {self._host}")
 
     def _json(self, raw: bytes, headers: httpx.Headers) -> Any:
         try:

@@ -23,7 +23,7 @@ from ppcockpit.text import one_line
 from ppcockpit.units import size
 from probes.body import UnreadableBody, parse_json
 from probes.http_client import new_client, read_limited, warm_up
-from probes.supabase_management import describe_transport_error, refuse_redirect
+from probes.supabase_management import describe_transport_error, refuse_credentialed_redirect
 
 if TYPE_CHECKING:
     import httpx  # imported where used: not before the cockpit's first frame
@@ -186,7 +186,7 @@ class SupabaseAuthProbe:
         try:
             async with asyncio.timeout(self.timeout), http.stream(
                     method, self.url + path, **options) as response:
-                refuse_redirect(response, what)
+                refuse_credentialed_redirect(response, what)
                 body = await read_limited(response, MAX_BODY_BYTES)
                 if body is None:
                     raise TargetUnavailable(

@@ -18,7 +18,7 @@ from ppcockpit.text import one_line
 from ppcockpit.units import size
 from probes.body import UnreadableBody, parse_json
 from probes.causes import connection_refused, exception_chain, tls_failure
-from probes.http_client import new_client, read_limited, redirect_location
+from probes.http_client import new_client, read_limited, refuse_redirect
 from probes.retry_after import wait_from_headers
 
 if TYPE_CHECKING:
@@ -54,16 +54,11 @@ def describe_transport_error(exc: httpx.TransportError, timeout: float) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-def refuse_redirect(response: httpx.Response, what: str) -> None:
+def refuse_credentialed_redirect(response: httpx.Response, what: str) -> None:
     """A request that carries a credential is never redirected: the redirect is reported
     as the target's answer, the credential is sent nowhere else."""
-    location = redirect_location(response.status_code, response.headers.get("location"),
-                                 str(response.request.url))
-    if location is not None:
-        raise TargetUnavailable(
-            f"{what} answered {response.status_code}: redirected to "
-            f"{one_line(redact_url(location), 80)}, not followed (credentials are never "
-            "sent on)", request_id=_request_id(response))
+    refuse_redirect(response, what, "credentials are never sent on",
+                    request_id=_request_id(response))
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -124,7 +119,7 @@ class ManagementClient:
 
         try:
             async with (await self._http()).stream("GET", path) as response:
-                refuse_redirect(response, "Supabase Management API")
+                refuse_credentialed_redirect(response, "Supabase Management API")
                 body = await read_limited(response, MAX_BODY_BYTES)
                 if body is None:
                     raise TargetUnavailable(

@@ -270,7 +270,7 @@ def test_truncated_json_variants(body: bytes) -> None:
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    (b"[1, 2]", "unexpected JSON shape: an array, expected an object"),
+    (b"[1, 2]", "unexpected JSON shape: a list, expected an object"),
     (b"42", "unexpected JSON shape: a number, expected an object"),
     (b'"ok"', "unexpected JSON shape: a string, expected an object"),
     (b"null", "unexpected JSON shape: null, expected an object"),
