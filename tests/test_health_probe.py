@@ -275,7 +275,7 @@ async def test_spring_all_up() -> None:
     ("<html><head><title>Just a moment...</title></head></html>", "text/html",
      "not JSON (text/html): Just a moment..."),
     (EXAMPLE_200[:300], "application/json", "truncated JSON"),
-    ('["ok"]', "application/json", "unexpected JSON shape: an array, expected an object"),
+    ('["ok"]', "application/json", "unexpected JSON shape: a list, expected an object"),
     ('{"success": true, "data": null}', "application/json",
      "unexpected JSON shape: data is null, expected an object"),
 ])
