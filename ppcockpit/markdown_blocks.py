@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ppcockpit.text import strip_controls
+from ppcockpit.text import has_controls, strip_controls
 
 if TYPE_CHECKING:
     from markdown_it.tree import SyntaxTreeNode
@@ -31,8 +31,11 @@ _SPACES = re.compile(r"\s+")
 def looks_like_command(code: str) -> str | None:
     """`code` as a command line when it looks like one (`npm run test`, `./deploy.sh`,
     `API_URL=... npx playwright test`), else None. A line with a `<placeholder>` is a
-    template for a human, not a command to run."""
+    template for a human, not a command to run; a line holding a control character (an escape
+    pasted from a terminal) is text to read, not a command to run."""
     line = code.strip()
+    if has_controls(line):
+        return None
     if line.startswith("$ "):
         line = line[2:].strip()
     if not line or "\n" in line or len(line) > MAX_COMMAND or _PLACEHOLDER.search(line):

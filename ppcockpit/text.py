@@ -21,6 +21,11 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
+def has_controls(text: str) -> bool:
+    """Whether `text` holds a control character other than a tab or a newline."""
+    return _CONTROLS.search(text) is not None
+
+
 def one_line(text: object, limit: int = 200) -> str:
     """Outside text as one safe line of at most `limit` characters."""
     cleaned = _WHITESPACE.sub(" ", strip_controls(str(text))).strip()

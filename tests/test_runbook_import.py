@@ -178,9 +178,27 @@ def test_a_title_cut_short_keeps_its_whole_text_in_the_help() -> None:
 def test_control_sequences_never_reach_a_title() -> None:
     data = import_markdown("# \x1b]0;owned\x07Title\n## Phase \x1b[31mred\n- step \x9b2J\n",
                            "x.md")
-    text = repr(data)
+    text = all_text(data)
     assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
     assert data["phases"][0]["title"] == "Phase red"
+
+
+@pytest.mark.parametrize("markdown", ["0```bash\r\x1b```", "## P\n`make \x1b[2Jx`\n",
+                                      "## P\n```bash\nmake x\x07\n```\n"])
+def test_a_command_holding_a_control_character_is_text_not_a_command(markdown: str) -> None:
+    data = import_markdown(markdown, "x.md")
+    steps = [step for phase in data["phases"] for step in phase["steps"]]
+    assert [step["kind"] for step in steps] == ["manual"]
+    assert not [c for c in all_text(data) if c in "\x1b\x07\r"]
+
+
+def all_text(data: object) -> str:
+    """Every key and string of the runbook data, joined (repr would escape what we look for)."""
+    if isinstance(data, dict):
+        return "".join(str(key) + all_text(value) for key, value in data.items())
+    if isinstance(data, list):
+        return "".join(all_text(item) for item in data)
+    return str(data)
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "<!-- only a comment -->\n", "***\n",
