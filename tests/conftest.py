@@ -14,10 +14,12 @@ from tests.support.http_stub import Serve, serve_app
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """No developer config, Redis URL or proxy leaks into a test."""
+    """No developer config, Redis URL, proxy or terminal size leaks into a test (pytest-xdist
+    workers, for one, set COLUMNS)."""
     proxies = [f"{scheme}_proxy" for scheme in ("http", "https", "all", "no")]
     for name in ("PPCOCKPIT_CONFIG", "REDIS_URL", "POSTHOG_PERSONAL_API_KEY",
-                 "POSTHOG_API_KEY", "STAGING_REDIS_URL", "POSTHOG_CAPTURE_MODE",
+                 "POSTHOG_API_KEY", "STAGING_REDIS_URL", "POSTHOG_CAPTURE_MODE", "COLUMNS",
+                 "LINES",
                  *proxies, *(p.upper() for p in proxies)):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("USER", "oncall")
