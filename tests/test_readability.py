@@ -211,7 +211,7 @@ async def test_one_provider_down_is_not_the_endpoint_down(tmp_path: Path, serve:
         assert reading.label == "endpoint ok · 1 provider unavailable"
         shown = screen_text(app)
         assert "NO-GO" in shown.splitlines()[0]
-        grid = [line for line in shown.splitlines() if "endpoint" in line][0]
+        grid = next(line for line in shown.splitlines() if "endpoint" in line)
         assert "✔ ok" in grid  # it answered in milliseconds: not shown as down
-        probes = [line for line in shown.splitlines() if "│ health " in line][0]
+        probes = next(line for line in shown.splitlines() if "│ health " in line)
         assert "endpoint" in probes  # the Probes row leads with why (in full: Enter)
