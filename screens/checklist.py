@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,8 +25,7 @@ STATE_CLASSES = {f"step--{state.value}" for state in StepState} | {
 OUTPUT_LINES = 8  # of a command's output in the detail pane
 
 
-@dataclass(frozen=True, slots=True)
-class ChecklistContent:
+class ChecklistContent(msgspec.Struct, frozen=True):
     """What the panel draws: the checklist, and the output of command steps (tails)."""
 
     view: RunbookView | None
