@@ -1,7 +1,7 @@
 """What the session tells whoever watches it (the App, a test, a headless command).
 
-Plain dataclasses, named for what happened. The App turns each into Textual messages or
-toasts; nothing here knows about a screen.
+Plain records (msgspec Structs), named for what happened. The App turns each into Textual
+messages or toasts; nothing here knows about a screen.
 """
 
 from __future__ import annotations
