@@ -16,8 +16,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
+
+import msgspec
 
 from ppcockpit.config import Config, ConfigError
 from ppcockpit.runbook import StepKind
@@ -141,7 +143,8 @@ def journal_list(config: Config, as_json: bool) -> int:
 
     sessions = _files(config).list_sessions()
     if as_json:
-        cli.print_out(json.dumps([asdict(s) for s in sessions], indent=2, default=str))
+        cli.print_out(json.dumps([msgspec.structs.asdict(s) for s in sessions], indent=2,
+                                 default=str))
         return EXIT_OK
     if not sessions:
         cli.print_out("no deployment sessions journaled yet")
@@ -168,7 +171,7 @@ def journal_show(config: Config, session_id: str, as_json: bool) -> int:
         raise ConfigError(f"no journal session {escape_controls(session_id)!r}")
     if as_json:
         cli.print_out(json.dumps({
-            "session": asdict(read.info) if read.info else None,
+            "session": msgspec.structs.asdict(read.info) if read.info else None,
             "events": [event.record() for event in read.events],
             "problems": [str(problem) for problem in read.problems]}, indent=2, default=str))
         return EXIT_OK

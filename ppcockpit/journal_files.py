@@ -13,10 +13,11 @@ import secrets
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ppcockpit.journal_records import (
     MAX_ENVIRONMENT_CHARS,
@@ -45,8 +46,7 @@ class JournalError(Exception):
     one clear sentence, never a secret."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Tail:
+class _Tail(msgspec.Struct, frozen=True):
     """What the next append to a session needs, valid while the file keeps this size."""
 
     size: int

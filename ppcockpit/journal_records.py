@@ -11,10 +11,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
+
+import msgspec
 
 VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024  # a line longer than this has its largest strings cut
@@ -29,17 +30,15 @@ _MIN_KEPT = 64  # a cut string keeps at least this many characters
 _MAX_CUTS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(msgspec.Struct, frozen=True):
     """What a caller asks the journal to record: the store adds seq, time and session."""
 
     event: str
     operator: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class JournalEvent:
+class JournalEvent(msgspec.Struct, frozen=True):
     """One recorded event, as read back or as just written."""
 
     seq: int
@@ -48,7 +47,7 @@ class JournalEvent:
     session: str
     operator: str
     environment: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
@@ -60,8 +59,7 @@ class JournalEvent:
                 "environment": self.environment, **self.fields}
 
 
-@dataclass(frozen=True, slots=True)
-class JournalProblem:
+class JournalProblem(msgspec.Struct, frozen=True):
     """A line that could not be read: where, and why (never its content)."""
 
     line: int
@@ -71,8 +69,7 @@ class JournalProblem:
         return f"line {self.line}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
+class SessionInfo(msgspec.Struct, frozen=True):
     """One deployment session, summarised from its events."""
 
     id: str
@@ -83,11 +80,10 @@ class SessionInfo:
     last_event_at: str
     event_count: int
     problems: int = 0  # lines that could not be read
-    meta: dict[str, Any] = field(default_factory=dict)  # the session_opened event's fields
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)  # the session_opened event's fields
 
 
-@dataclass(frozen=True, slots=True)
-class JournalRead:
+class JournalRead(msgspec.Struct, frozen=True):
     """A session's events in order, and every line that had to be skipped."""
 
     session_id: str

@@ -7,11 +7,12 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from types import MappingProxyType
 from typing import Literal
+
+import msgspec
 
 from ppcockpit.durations import format_duration
 
@@ -38,8 +39,7 @@ def cut_marker(max_line_bytes: int) -> str:
     return f" …[cut at {max_line_bytes:,} bytes]"
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
+class LogLine(msgspec.Struct, frozen=True):
     """One line as the panel shows it. Every text is already safe: control sequences
     stripped, secrets redacted, at most the configured cap long (`cut` says it was cut)."""
 
@@ -53,7 +53,7 @@ class LogLine:
     provider: str = ""
     message: str = ""
     request_id: str = ""
-    extras: Mapping[str, object] = field(default_factory=lambda: NO_EXTRAS)
+    extras: Mapping[str, object] = msgspec.field(default_factory=lambda: NO_EXTRAS)
     is_json: bool = False  # the app's JSON format, shown in columns
     cut: bool = False
     marker: bool = False  # the cockpit's own deploy marker, not a line from the source
@@ -108,8 +108,7 @@ def _short(value: object, width: int, depth: int = 0) -> str:
 Phase = Literal["none", "connecting", "streaming", "down"]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceState:
+class SourceState(msgspec.Struct, frozen=True):
     """Where the lines come from and whether they are coming."""
 
     phase: Phase = "none"
@@ -169,8 +168,7 @@ class _Buckets:
         return sum(count for second, count in self._counts if second + 1 > start)
 
 
-@dataclass
-class _Pause:
+class _Pause(msgspec.Struct):
     last_seq: int  # the newest line shown when the operator paused
     received: int  # the received counter then
 
@@ -319,8 +317,7 @@ class LogBuffer:
 # --- filters and search ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LogFilter:
+class LogFilter(msgspec.Struct, frozen=True):
     """Which lines the panel shows. Deploy markers pass every filter."""
 
     level: int = ALL_LEVELS
@@ -405,8 +402,7 @@ def find_match(lines: Sequence[LogLine], pattern: re.Pattern[str], start: int,
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Counters:
+class Counters(msgspec.Struct, frozen=True):
     """What the panel's title shows, read from the buffer in one go."""
 
     lines_per_second: float

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from ppcockpit.durations import format_duration
 
 
@@ -146,8 +148,7 @@ class Reading:
 STALE_AFTER_INTERVALS = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Freshness:
+class Freshness(msgspec.Struct, frozen=True):
     """How old the data a reading shows is, judged by `Reading.freshness`."""
 
     age: float  # seconds
@@ -206,8 +207,7 @@ class RingBuffer:
         return iter(self._items)
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(msgspec.Struct, frozen=True):
     at: float
     key: str
     before: Status
@@ -215,8 +215,7 @@ class Transition:
     summary: str
 
 
-@dataclass(slots=True)
-class Signal:
+class Signal(msgspec.Struct):
     """The bounded history of one key: samples for sparklines, status changes, failure streak."""
 
     key: str
@@ -224,7 +223,7 @@ class Signal:
     status: Status = Status.UNKNOWN
     since: float = 0.0  # when the current status began
     consecutive_failures: int = 0
-    transitions: deque[Transition] = field(default_factory=lambda: deque(maxlen=100))
+    transitions: deque[Transition] = msgspec.field(default_factory=lambda: deque(maxlen=100))
 
     @classmethod
     def new(cls, key: str, capacity: int = 120) -> Signal:
@@ -260,8 +259,7 @@ class Decision(StrEnum):
     WAITING = "waiting"  # not every probe has reported yet
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     decision: Decision
     reasons: tuple[str, ...]
     warnings: tuple[str, ...] = ()  # degraded: shown, not blocking
@@ -272,8 +270,7 @@ class Verdict:
         return self.decision is Decision.GO
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     """Everything a screen needs to draw the cockpit at one moment (read-only for screens)."""
 
     environment: str
@@ -286,7 +283,7 @@ class Snapshot:
     taken_at: float
     # Per probe, how old the data it shows is (one rule: Reading.freshness); `stale` holds
     # the names whose data is stale.
-    freshness: dict[str, Freshness] = field(default_factory=dict)
+    freshness: dict[str, Freshness] = msgspec.field(default_factory=dict)
 
     def freshness_of(self, name: str) -> Freshness | None:
         """The freshness of probe `name`'s reading, judged as `stale` was (a Snapshot made

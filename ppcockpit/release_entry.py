@@ -4,9 +4,10 @@ overridden, any rollback. Plain data, its TOML table (clean and redacted) and ba
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from ppcockpit.secrets import redact_url, url_password
 from ppcockpit.text import strip_controls
@@ -19,37 +20,32 @@ class ReleaseLogError(Exception):
     and that it was left as it was)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ManualCheck:
+class ManualCheck(msgspec.Struct, frozen=True):
     title: str
     by: str
     at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Override:
+class Override(msgspec.Struct, frozen=True):
     step: str  # the step's (or gate's) title
     reason: str
     by: str
     at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RollbackAction:
+class RollbackAction(msgspec.Struct, frozen=True):
     action: str
     result: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rollback:
+class Rollback(msgspec.Struct, frozen=True):
     trigger: str
     operator: str
     actions: Sequence[RollbackAction] = ()
     at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseEntry:
+class ReleaseEntry(msgspec.Struct, frozen=True):
     when: str  # ISO-8601 UTC, e.g. "2026-12-01T14:03:22Z" (utc_timestamp())
     environment: str
     sha: str | None = None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from ppcockpit.journal import (
     ROLLBACK_ABORTED,
@@ -63,8 +64,7 @@ class RollbackState(StrEnum):
     ABORTED = "aborted"
 
 
-@dataclass
-class ActionRecord:
+class ActionRecord(msgspec.Struct):
     id: str
     kind: str
     title: str
@@ -93,23 +93,22 @@ class ActionRecord:
         return "not run"
 
 
-@dataclass
-class RollbackRecord:
+class RollbackRecord(msgspec.Struct):
     id: str
     dry_run: bool
     armed_at: str
     armed_by: str
     trigger: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = msgspec.field(default_factory=dict)
     target: dict[str, Any] | None = None
     current: dict[str, Any] | None = None
     stack_at: float | None = None  # the watched stack's clock when it was armed
-    actions: dict[str, ActionRecord] = field(default_factory=dict)  # in plan order
+    actions: dict[str, ActionRecord] = msgspec.field(default_factory=dict)  # in plan order
     state: RollbackState = RollbackState.OPEN
     result: str = ""
     ended_at: str | None = None
     ended_by: str | None = None
-    operators: list[str] = field(default_factory=list)
+    operators: list[str] = msgspec.field(default_factory=list)
 
     @property
     def order(self) -> list[str]:
@@ -126,12 +125,11 @@ class RollbackRecord:
         return found
 
 
-@dataclass
-class RollbackProgress:
+class RollbackProgress(msgspec.Struct):
     """Every rollback of one session, as far as its journal says."""
 
-    rollbacks: dict[str, RollbackRecord] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    rollbacks: dict[str, RollbackRecord] = msgspec.field(default_factory=dict)
+    problems: list[str] = msgspec.field(default_factory=list)
 
     def apply_all(self, events: Iterable[Mapping[str, Any]]) -> RollbackProgress:
         for event in events:

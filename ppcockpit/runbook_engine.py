@@ -15,6 +15,8 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from ppcockpit.durations import format_duration
 from ppcockpit.journal import (
     COMMAND_CANCELLED,
@@ -72,8 +74,7 @@ class PhaseState(StrEnum):
     LOCKED = "locked"  # the phase before is not complete (and its gate not overridden)
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+class Mark(msgspec.Struct, frozen=True):
     """Who did something to a step, when (ISO-8601), and what they said or typed."""
 
     by: str | None = None
@@ -82,8 +83,7 @@ class Mark:
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CommandRun:
+class CommandRun(msgspec.Struct, frozen=True):
     """The last run of a command step, as far as the journal knows."""
 
     started_at: str
@@ -96,8 +96,7 @@ class CommandRun:
     summary: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepView:
+class StepView(msgspec.Struct, frozen=True):
     key: str  # "phase/step"
     phase: str
     id: str
@@ -112,8 +111,7 @@ class StepView:
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseView:
+class PhaseView(msgspec.Struct, frozen=True):
     id: str
     title: str
     state: PhaseState
@@ -125,8 +123,7 @@ class PhaseView:
         return sum(step.state.complete for step in self.steps)
 
 
-@dataclass(frozen=True, slots=True)
-class RunbookView:
+class RunbookView(msgspec.Struct, frozen=True):
     title: str
     environment: str
     session: str | None
@@ -164,8 +161,7 @@ class RunbookView:
         }
 
 
-@dataclass(slots=True)
-class _Streak:
+class _Streak(msgspec.Struct):
     last: float = -1.0  # finished_at of the last reading counted
     count: int = 0
 

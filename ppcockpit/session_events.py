@@ -1,21 +1,21 @@
 """What the session tells whoever watches it (the App, a test, a headless command).
 
-Plain dataclasses, named for what happened. The App turns each into Textual messages or
-toasts; nothing here knows about a screen.
+Plain records (msgspec Structs), named for what happened. The App turns each into Textual
+messages or toasts; nothing here knows about a screen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from ppcockpit.model import Reading, Transition
 
 Severity = Literal["information", "warning", "error"]
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingArrived:
+class ReadingArrived(msgspec.Struct, frozen=True):
     """A probe reported; `transitions` are the status changes it caused."""
 
     environment: str
@@ -23,8 +23,7 @@ class ReadingArrived:
     transitions: tuple[Transition, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class AlertRaised:
+class AlertRaised(msgspec.Struct, frozen=True):
     """A provider crossed the team's rule (unavailable for more than `threshold` checks)."""
 
     probe: str
@@ -33,23 +32,20 @@ class AlertRaised:
     threshold: int
 
 
-@dataclass(frozen=True, slots=True)
-class RunbookChanged:
+class RunbookChanged(msgspec.Struct, frozen=True):
     """The checklist changed: a step was done, overridden, started, passed or failed."""
 
     step: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CommandOutput:
+class CommandOutput(msgspec.Struct, frozen=True):
     """One line (cleaned, redacted) of a running command step."""
 
     step: str
     line: str
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """Something the operator should read once (the App shows it as a toast)."""
 
     message: str
@@ -57,16 +53,14 @@ class Notice:
     severity: Severity = "information"
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEnded:
+class SessionEnded(msgspec.Struct, frozen=True):
     """The deployment session was closed and its release log written."""
 
     markdown: str
     path: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RollbackProgressed:
+class RollbackProgressed(msgspec.Struct, frozen=True):
     """A rollback action changed state (`state`: an ActionState value of
     ppcockpit.rollback_progress, e.g. "running", "ok", "failed") or, with `state` "output",
     printed `line` (cleaned, redacted). `engine.view()` has the whole picture."""
@@ -78,8 +72,7 @@ class RollbackProgressed:
     dry_run: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RollbackStateChanged:
+class RollbackStateChanged(msgspec.Struct, frozen=True):
     """The rollback as a whole: "armed", "waiting" (for a decision: retry / skip / abort, or
     a second confirmation), "finished" or "aborted"; `message` says it in one line."""
 

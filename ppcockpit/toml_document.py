@@ -6,6 +6,7 @@ Shared by every loader so that each error reads the same: `file:line: dotted.key
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -13,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import UnionType
+from types import MappingProxyType, UnionType
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
@@ -252,12 +253,19 @@ def convert(document: Document, data: Any, kind: type[T], loc: tuple[str, ...] =
         raise ValueProblem(message, where, _value_at(data, where[len(loc):])) from None
 
 
-def struct_fields(kind: Any) -> dict[str, Any] | None:
+def struct_fields(kind: Any) -> Mapping[str, Any] | None:
     """A struct type's fields and their types (None when `kind` is not a struct)."""
     kind = _unwrap(kind)
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-        return {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
+        return _fields_of(kind)
     return None
+
+
+@functools.cache
+def _fields_of(kind: type[msgspec.Struct]) -> Mapping[str, Any]:
+    """Worked out once per struct type: msgspec evaluates every annotation again at each
+    call, and a runbook's steps asked it once per step (half of loading a runbook)."""
+    return MappingProxyType({f.encode_name: f.type for f in msgspec.structs.fields(kind)})
 
 
 def _unwrap(kind: Any) -> Any:

@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable
 
 from ppcockpit.runbook_engine import PhaseState, PhaseView, RunbookView, StepState, StepView
+from screens.fast_table import FastTable
 from screens.format import retitle
-from screens.table_sync import FittedTable
 from screens.text_block import TextBlock
 
 COLUMNS = (("state", 14), ("step", None))
@@ -25,8 +25,7 @@ STATE_CLASSES = {f"step--{state.value}" for state in StepState} | {
 OUTPUT_LINES = 8  # of a command's output in the detail pane
 
 
-@dataclass(frozen=True, slots=True)
-class ChecklistContent:
+class ChecklistContent(msgspec.Struct, frozen=True):
     """What the panel draws: the checklist, and the output of command steps (tails)."""
 
     view: RunbookView | None
@@ -67,15 +66,15 @@ class ChecklistPanel(Vertical):
         self._placed = False  # the cursor went to the first open step once
 
     def compose(self) -> ComposeResult:
-        yield FittedTable(COLUMNS, id="checklist-table")
+        yield FastTable(COLUMNS, id="checklist-table")
         yield TextBlock(id="checklist-detail")
 
     def on_mount(self) -> None:
         self.border_title = "Checklist"
 
     @property
-    def table(self) -> FittedTable:
-        return self.query_one(FittedTable)
+    def table(self) -> FastTable:
+        return self.query_one(FastTable)
 
     def show(self, content: ChecklistContent) -> None:
         if content == self._content:
@@ -95,23 +94,20 @@ class ChecklistPanel(Vertical):
             rows.append((phase.id, self._phase_cells(number, phase)))
             rows.extend((step.key, self._step_cells(step)) for step in phase.steps)
         self.table.show_rows(rows)
-        if not self._placed:  # once the table has its size and columns
+        if not self._placed:  # at start: the first step that is not done
             self._placed = True
-            self.call_after_refresh(self.select, view.first_open_key())
+            self.select(view.first_open_key())
         self._show_detail()
 
     def select(self, key: str | None) -> None:
         if key is None:
             return
-        keys = [str(row.value) for row in self.table.rows]
+        keys = self.table.keys
         if key in keys:
             self.table.move_cursor(row=keys.index(key))
 
     def selected_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        key = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        key = self.table.cursor_key
         return None if key == "none" else key
 
     def _style(self, name: str) -> str | object:
@@ -136,10 +132,10 @@ class ChecklistPanel(Vertical):
             title.append(f" · {step.reason}", style=style)
         return state, title
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_fast_table_row_highlighted(self, event: FastTable.RowHighlighted) -> None:
         self._show_detail()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()
         self.action_open()  # the table takes Enter itself: selecting a row opens its step
 

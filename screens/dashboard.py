@@ -24,7 +24,6 @@ from textual.widgets import Footer
 from ppcockpit.logs import LogBuffer
 from ppcockpit.model import Snapshot
 from screens.checklist import ChecklistContent, ChecklistPanel
-from screens.describe import DescribeScreen
 from screens.failure_ratio import FailureRatioPanel
 from screens.header import CockpitHeader
 from screens.health_grid import HealthGrid
@@ -32,7 +31,6 @@ from screens.log_tail import LogTailPanel
 from screens.panel_strip import PANELS, PanelStrip
 from screens.probes_table import ProbesTable
 from screens.redis_panel import RedisPanel
-from screens.verdict import VerdictScreen
 
 WIDE_AT = (140, 36)  # columns and rows from which every panel shows at once
 
@@ -141,9 +139,13 @@ class DashboardScreen(Screen[None]):
                 self.log_panel.filter_request_id(request_id)
                 self.show_panel("log-tail")
 
+        from screens.describe import DescribeScreen  # not needed for the first frame
+
         self.app.push_screen(DescribeScreen(self.snapshot, event.probe, event.row_key), shown)
 
     def action_verdict(self) -> None:
+        from screens.verdict import VerdictScreen  # not needed for the first frame
+
         if self.snapshot is not None:
             self.app.push_screen(VerdictScreen(self.snapshot))
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from rich.style import Style
 from rich.text import Text
 
@@ -32,8 +32,7 @@ MAX_CHART_ROWS = 16
 MAX_COLUMN_WIDTH = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Minute:
+class Minute(msgspec.Struct, frozen=True):
     requests: int
     failed: int
     filling: bool = False  # not over yet: the probe does not count it
@@ -67,8 +66,7 @@ def minute_of(value: object) -> datetime | None:
     return moment.replace(second=0, microsecond=0)
 
 
-@dataclass(frozen=True, slots=True)
-class Series:
+class Series(msgspec.Struct, frozen=True):
     minutes: list[Minute]
     deploy: int | None  # the index of the deploy's minute, when the series holds it
 

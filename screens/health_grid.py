@@ -8,9 +8,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable
 
 from ppcockpit.model import Reading, Row, Signal, Snapshot, Status
+from screens.fast_table import FastTable
 from screens.format import (
     STATUS_COMPONENT_CLASSES,
     age,
@@ -19,7 +19,6 @@ from screens.format import (
     status_styles,
     status_text,
 )
-from screens.table_sync import FittedTable
 
 FAILS_WIDTH = 10
 COLUMNS = (("dependency", 10), ("status", 18), ("latency", 7), ("fails", FAILS_WIDTH),
@@ -37,9 +36,9 @@ class HealthGrid(Vertical, can_focus=False):
         probe: str
         row_key: str | None
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()
-        key = str(event.row_key.value)
+        key = event.row_key
         if key != "waiting":
             self.post_message(self.DescribeRequested("health",
                                                      None if key == "endpoint" else key))
@@ -49,14 +48,14 @@ class HealthGrid(Vertical, can_focus=False):
         self._last_rows: tuple[Row, ...] = ()  # the providers the app last listed
 
     def compose(self) -> ComposeResult:
-        yield FittedTable(COLUMNS, id="health-table")
+        yield FastTable(COLUMNS, id="health-table")
 
     def on_mount(self) -> None:
         self.border_title = "Health · /api/health"
 
     def show(self, snapshot: Snapshot) -> None:
         reading = snapshot.readings.get("health")
-        table = self.query_one(FittedTable)
+        table = self.query_one(FastTable)
         if reading is None:
             table.show_rows([("waiting", ("/api/health", Text("… waiting"), "", "", "",
                                             "first check under way"))])

@@ -4,8 +4,8 @@ already safe, never from markup), and the panel's title and detail lines. No wid
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+import msgspec
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
@@ -25,8 +25,7 @@ LEVEL_WIDTH = 7
 HIGHLIGHT_LIMIT = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Columns:
+class Columns(msgspec.Struct, frozen=True):
     """Column widths for a panel this wide: narrow terminals drop the request id column
     (the selected line's details show it in full)."""
 

@@ -254,7 +254,10 @@ class LogLinesView(ScrollView, can_focus=True):
             height = self._rows - self._starts[0] if self._starts else 0
             size = Size(width, height)
         else:
-            size = Size(max(width, self._max_width), len(self._lines))
+            # Only rows wider than the view give it a width (to scroll sideways): the view's
+            # own width is not part of it, or its first size (0, then the real one) would lay
+            # the whole screen out a second time before the first frame.
+            size = Size(self._max_width if self._max_width > width else 0, len(self._lines))
         if size != self.virtual_size:  # a new size lays the whole screen out again
             self.virtual_size = size
         if self.stick_to_end:
@@ -298,7 +301,8 @@ class LogLinesView(ScrollView, can_focus=True):
             self._cache[key] = strip
             if not self._wrap and strip.cell_length > self._max_width:
                 self._max_width = strip.cell_length
-                if self._max_width > self.virtual_size.width:
+                view = self.scrollable_content_region.width or self.size.width
+                if self._max_width > max(view, self.virtual_size.width):
                     self.call_later(self._update_virtual_size)
         return strip
 

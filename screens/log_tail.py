@@ -121,8 +121,11 @@ class LogTailPanel(Vertical):
         yield Static(id="log-state")
         yield LogLinesView(id="log-lines")
         yield Static(id="log-detail")
-        yield Input(placeholder="regex (lower case matches any case) · Enter: find · Esc: "
-                                "close", id="log-search")
+        # The search field is mounted at the first `/`: not needed for the first frame.
+
+    def _search_field(self) -> Input | None:
+        found = self.query("#log-search")
+        return found.first(Input) if found else None
 
     @property
     def view(self) -> LogLinesView:
@@ -348,8 +351,8 @@ class LogTailPanel(Vertical):
             self.filter_provider(line.provider)
 
     def action_clear_filters(self) -> None:
-        search = self.query_one("#log-search", Input)
-        if search.has_class("-open"):
+        search = self._search_field()
+        if search is not None and search.has_class("-open"):
             self._close_search(keep=False)
             return
         self._search_text = ""
@@ -361,8 +364,12 @@ class LogTailPanel(Vertical):
 
     # --- search ------------------------------------------------------------------------------
 
-    def action_search(self) -> None:
-        search = self.query_one("#log-search", Input)
+    async def action_search(self) -> None:
+        search = self._search_field()
+        if search is None:
+            search = Input(placeholder="regex (lower case matches any case) · Enter: find · "
+                                       "Esc: close", id="log-search", classes="-open")
+            await self.mount(search)
         search.add_class("-open")
         search.value = self._search_text
         search.focus()
@@ -383,7 +390,7 @@ class LogTailPanel(Vertical):
                 self._jump(None, -1)
 
     def _apply_search(self, value: str) -> bool:
-        search = self.query_one("#log-search", Input)
+        search = self.query_one("#log-search", Input)  # it sent the value
         if not value:
             search.remove_class("-invalid")
             self._search_text = ""
@@ -404,7 +411,7 @@ class LogTailPanel(Vertical):
         return True
 
     def _close_search(self, *, keep: bool) -> None:
-        search = self.query_one("#log-search", Input)
+        search = self.query_one("#log-search", Input)  # open, so mounted
         search.remove_class("-open", "-invalid")
         if not keep:
             self._search_text = ""

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from ppcockpit.model import Snapshot
+from screens.fast_table import FastTable
 from screens.format import STATUS_COMPONENT_CLASSES, status_styles, status_text
 from screens.health_grid import HealthGrid
-from screens.table_sync import FittedTable
 
 STATUS_WIDTH = 16
 COLUMNS = (("probe", 19), ("status", STATUS_WIDTH), ("reading", 9), ("summary", None))
@@ -26,12 +25,12 @@ class ProbesTable(Vertical, can_focus=False):
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()
-        self.post_message(HealthGrid.DescribeRequested(str(event.row_key.value), None))
+        self.post_message(HealthGrid.DescribeRequested(event.row_key, None))
 
     def compose(self) -> ComposeResult:
-        yield FittedTable(COLUMNS, id="probes-data")
+        yield FastTable(COLUMNS, id="probes-data")
 
     def on_mount(self) -> None:
         self.border_title = "Probes"
@@ -52,4 +51,4 @@ class ProbesTable(Vertical, can_focus=False):
                 label, summary = None, f"{label} · {summary}"
             rows.append((name, (name, status_text(reading.status, styles, label),
                                 freshness.words if freshness is not None else "", summary)))
-        self.query_one(FittedTable).show_rows(rows)
+        self.query_one(FastTable).show_rows(rows)

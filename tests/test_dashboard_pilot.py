@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from textual.widgets import DataTable
 
 from ppcockpit.app import CockpitApp, make_app
 from ppcockpit.cli import build_runner
 from ppcockpit.model import Reading, Status
 from ppcockpit.redis_server import RedisServer
+from screens.fast_table import FastTable
 from screens.help import HelpScreen
 from tests.support.cockpit_config import make_config
 from tests.support.screen_text import screen_text
@@ -118,9 +118,8 @@ async def on_screen(pilot, *readings: Reading) -> None:
 
 
 def table_text(app: CockpitApp, table_id: str) -> str:
-    table = app.screen.query_one(f"#{table_id}", DataTable)
-    return "\n".join(" ".join(str(cell) for cell in table.get_row_at(i))
-                     for i in range(table.row_count))
+    table = app.screen.query_one(f"#{table_id}", FastTable)
+    return "\n".join(" ".join(str(cell) for cell in table.row(key)) for key in table.keys)
 
 
 async def test_dashboard_shows_health_and_redis(tmp_path, health_server, redis_server) -> None:

@@ -25,10 +25,10 @@ from ppcockpit.rehearsal import scenarios as sc
 from ppcockpit.rehearsal.stack import StackHandle, start_stack
 from ppcockpit.state import CockpitState
 from screens.failure_ratio import FailureRatioPanel
+from screens.fast_table import FastTable
 from screens.health_grid import HealthGrid
 from screens.probes_table import ProbesTable
 from screens.redis_panel import RedisPanel
-from screens.table_sync import FittedTable
 from tests import screens_data
 from tests.support.screen_text import screen_text
 from themes import VARIABLE_DEFAULTS
@@ -103,7 +103,7 @@ class Panels(App[None]):
 
 
 def cell(app: App, table: type[HealthGrid | ProbesTable], row: str, column: str) -> str:
-    return str(app.query_one(table).query_one(FittedTable).get_cell(row, column))
+    return str(app.query_one(table).query_one(FastTable).get_cell(row, column))
 
 
 def panel_text(app: App) -> str:

@@ -101,6 +101,7 @@ async def test_slash_searches_highlights_and_n_N_move_between_matches() -> None:
         feed(buffer, mixed(12))
         await pilot.pause()
         panel = panel_of(app)
+        assert not app.query("#log-search")  # mounted at the first `/`, not at start
         await pilot.press("slash")
         search = app.query_one("#log-search", Input)
         assert search.has_focus and search.has_class("-open")
