@@ -46,7 +46,10 @@ class Bare(App):
 Bare().run(headless=True, size=(160, 48), auto_pilot=ready)
 """
 
-COCKPIT = READY + """
+COCKPIT = """
+import gc
+gc.disable()  # as the `ppcockpit` command starts (ppcockpit.entry.main); on after the frame
+""" + READY + """
 import sys
 from pathlib import Path
 from ppcockpit.app import make_app

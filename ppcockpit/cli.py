@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -208,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = GlobalFlags(known.config, known.env, known.env_file, known.read_only,
                         known.theme, known.new_session)
     command = rest[0] if rest else None
+    if command not in (None, "rehearse"):
+        gc.enable()  # off for start-up (ppcockpit.entry); only the cockpit turns it on later
     try:
         if command is None:
             return run_cockpit(_config(flags), flags)
