@@ -6,12 +6,12 @@ document of format "invalid" whose `problem` says why in one line.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
 from typing import Any
+
+import msgspec
 
 from ppcockpit.model import Status
 from ppcockpit.text import one_line
@@ -41,8 +41,7 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _LITERALS = ("true", "false", "null")
 
 
-@dataclass(frozen=True, slots=True)
-class HealthComponent:
+class HealthComponent(msgspec.Struct, frozen=True):
     """One dependency, provider or component as the answer reported it."""
 
     key: str  # stable row key: "supabase", "analytics", "ai:<id>", a component name
@@ -51,7 +50,7 @@ class HealthComponent:
     latency_ms: float | None = None
     message: str = ""
     configured: bool | None = None  # providers only: configuration "configured"/"missing"
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
     raw_status: str = ""  # the answer's own word ("error", "disabled", "DOWN"), for summaries
 
     @property
@@ -59,8 +58,7 @@ class HealthComponent:
         return self.key[len(PROVIDER_PREFIX):] if self.key.startswith(PROVIDER_PREFIX) else None
 
 
-@dataclass(frozen=True, slots=True)
-class HealthDocument:
+class HealthDocument(msgspec.Struct, frozen=True):
     """What one health answer said, or why it could not be read."""
 
     format: str  # "pocket-philosopher" | "ietf" | "spring" | "invalid"
@@ -151,6 +149,8 @@ def _gist(body: bytes) -> str:
     """The page title of an HTML answer, else its first 60 characters."""
     match = _TITLE.search(body[:65536])
     if match:
+        import html  # only for an HTML error page: off the cockpit's start
+
         title = one_line(html.unescape(match.group(1).decode("utf-8", errors="replace")), 80)
         if title:
             return title
@@ -190,7 +190,7 @@ def _finish(fmt: str, status_code: int, components: list[HealthComponent], *,
                          components=kept, error=one_line(error), declared=declared,
                          omitted=max(0, total - len(kept)), unrecognised=unrecognised,
                          declared_word=one_line(declared_word, 30))
-    return replace(doc, status=overall_status(doc))
+    return msgspec.structs.replace(doc, status=overall_status(doc))
 
 
 # --- Pocket Philosopher ---------------------------------------------------------------------

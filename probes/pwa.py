@@ -13,9 +13,10 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
+
+import msgspec
 
 from ppcockpit.config_model import PwaProbeConfig
 from ppcockpit.model import Reading, Row, Status, TargetUnavailable, worst
@@ -122,8 +123,7 @@ def inspect_worker(body: bytes) -> tuple[str, bool, bool]:
 
 # --- fetching -----------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
+class Fetched(msgspec.Struct, frozen=True):
     """One GET: the status and (capped) body, or why there was no answer."""
 
     status: int | None

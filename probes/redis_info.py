@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from ppcockpit.model import Status
 from ppcockpit.text import one_line
@@ -24,12 +25,11 @@ RATIO_DIGITS = 4
 UNEXPECTED = "unexpected INFO reply"
 
 
-@dataclass(frozen=True, slots=True)
-class Counters:
+class Counters(msgspec.Struct, frozen=True):
     """Monotonic server counters: the last raw value seen and the increase since the start."""
 
-    last: Mapping[str, int] = field(default_factory=dict)
-    increase: Mapping[str, int] = field(default_factory=dict)
+    last: Mapping[str, int] = msgspec.field(default_factory=dict)
+    increase: Mapping[str, int] = msgspec.field(default_factory=dict)
 
     def advance(self, observed: Mapping[str, int | None]) -> Counters:
         """Fold in the values of one reading.
@@ -53,8 +53,7 @@ class Counters:
         return self.increase.get(name)
 
 
-@dataclass(frozen=True, slots=True)
-class InfoSummary:
+class InfoSummary(msgspec.Struct, frozen=True):
     """What one INFO reply says, in the Reading's vocabulary."""
 
     status: Status
@@ -65,8 +64,7 @@ class InfoSummary:
     label: str | None = None  # the threshold reached ("memory ≥ 90%"), or None
 
 
-@dataclass(frozen=True, slots=True)
-class UnexpectedInfo:
+class UnexpectedInfo(msgspec.Struct, frozen=True):
     """The reply cannot be read as Redis INFO; `reason` is one safe line."""
 
     reason: str

@@ -7,7 +7,6 @@ answer is None (nothing usable) or a wait between MIN_WAIT and MAX_WAIT seconds.
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC
@@ -40,6 +39,8 @@ def parse_wait(value: str | None, now: float) -> float | None:
 
 
 def _from_http_date(text: str, now: float) -> float | None:
+    import email.utils  # only for a dated Retry-After: ~2 ms off the cockpit's start
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

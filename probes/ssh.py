@@ -12,10 +12,11 @@ import os
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ppcockpit.text import one_line, strip_controls
 from probes.log_parse import DEFAULT_MAX_LINE_BYTES, LineSplitter
@@ -30,8 +31,7 @@ READ_SIZE = 64 * 1024
 MAX_OUTPUT = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class SshTarget:
+class SshTarget(msgspec.Struct, frozen=True):
     """Where to connect and how to prove who we are and who they are."""
 
     host: str
@@ -97,8 +97,7 @@ class RemoteCommandExited(SshError):
         super().__init__(f"ssh {target.address}: remote command {how}")
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteResult:
+class RemoteResult(msgspec.Struct, frozen=True):
     exit_status: int | None
     exit_signal: str | None
     output: str  # stdout and stderr merged, control sequences stripped, at most the tail
