@@ -149,9 +149,24 @@ class CockpitApp(App[int]):
         self.config = session.config
         self.rehearsal = rehearsal
         self.clock = session.context.stack_now  # the clock on screen: the stack's
-        self.initial_theme = theme
+        for cockpit_theme in THEMES:
+            self.register_theme(cockpit_theme)
+        # The theme is in place before the stylesheet is first parsed: Textual's theme watcher
+        # would queue a second parse of the whole stylesheet (and a restyle) for the start.
+        self.set_reactive(App.theme, theme)
+        self._apply_theme_classes()
         self._redraw_pending = False
         self._drawn_at = 0.0  # monotonic
+
+    def _apply_theme_classes(self) -> None:
+        """What Textual's theme watcher does to the app's classes and the ANSI filter, without
+        its reparse (the first parse reads the variables of `self.theme` anyway)."""
+        dark = self.current_theme.dark
+        classes = {name: False for name in self.classes if name.startswith("-theme-")}
+        self.update_classes({**classes, f"-theme-{self.current_theme.name}": True,
+                             "-dark-mode": dark, "-light-mode": not dark}, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return VARIABLE_DEFAULTS
@@ -190,9 +205,6 @@ class CockpitApp(App[int]):
         return f"{drill} · time ×{self.rehearsal.time_scale:g} · not production"
 
     def on_mount(self) -> None:
-        for theme in THEMES:
-            self.register_theme(theme)
-        self.theme = self.initial_theme
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGTERM ends the cockpit as `q` does: probes closed, events flushed.
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
@@ -201,19 +213,21 @@ class CockpitApp(App[int]):
         # (a second of imports) start right after it.
         self.call_after_refresh(self._after_first_frame)
         self.redraw_now()
-        for note in self.notes:
-            self.notify(note, title="Session", timeout=6)
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
         self.set_interval(CLOCK_TICK, self._tick)
 
     def _after_first_frame(self) -> None:
         self.session.start()
+        for note in self.notes:  # toasts are laid over the painted dashboard, not before it
+            self.notify(note, title="Session", timeout=6)
         if self.session.rollbacks.open is not None and not self.session.context.read_only:
             self.action_rollback()  # a rollback was cut short: it is the first thing to see
         # What was built to start is kept for good: moving it out of the collector's sight
         # keeps full collections (the slowest were ~60 ms) from stalling keys in a log flood.
+        # (The `ppcockpit` command starts with the collector off: see ppcockpit.entry.)
         gc.freeze()
+        gc.enable()
 
     async def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
