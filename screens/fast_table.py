@@ -47,6 +47,19 @@ def _same(a: Text, b: Text) -> bool:
     return a.plain == b.plain and a.style == b.style and a.spans == b.spans
 
 
+@dataclass
+class RowMessage(Message):
+    """A row of a FastTable, by its index and its key."""
+
+    table: FastTable
+    cursor_row: int
+    row_key: str
+
+    @property
+    def control(self) -> FastTable:
+        return self.table
+
+
 class FastTable(ScrollView, can_focus=True):
     """Rows of cells under a header, one of them under the cursor. Enter (or a click on the
     cursor row) posts RowSelected; every move of the cursor to another row posts
@@ -85,29 +98,11 @@ class FastTable(ScrollView, can_focus=True):
         Binding("right", "scroll_right", "Right", show=False),
     ]
 
-    @dataclass
-    class RowHighlighted(Message):
+    class RowHighlighted(RowMessage):
         """The cursor moved to another row."""
 
-        table: FastTable
-        cursor_row: int
-        row_key: str
-
-        @property
-        def control(self) -> FastTable:
-            return self.table
-
-    @dataclass
-    class RowSelected(Message):
+    class RowSelected(RowMessage):
         """Enter on the cursor row (or a click on it)."""
-
-        table: FastTable
-        cursor_row: int
-        row_key: str
-
-        @property
-        def control(self) -> FastTable:
-            return self.table
 
     def __init__(self, columns: Sequence[Column], **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
