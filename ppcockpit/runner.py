@@ -26,6 +26,7 @@ from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.probe import Preparable, Probe
 from ppcockpit.safe_reading import ReadingCleaner
+from ppcockpit.task_stop import cancel_and_wait
 
 log = logging.getLogger("ppcockpit.runner")
 
@@ -358,19 +359,14 @@ class ProbeRunner:
     async def _pause(self, name: str, delay: float) -> None:
         """Sleep `delay` seconds, or less if the probe is woken (a refresh)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake[name].wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await self._wake[name].wait()
 
     async def stop(self) -> None:
         """Cancel every probe task and close every probe (each close time-limited); checks
         still cancelling get STOP_GRACE seconds, then are left behind."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait([*self._tasks.values(), *self._prepared.values()])
         self._tasks.clear()
-        for task in self._prepared.values():
-            task.cancel()
-        await asyncio.gather(*self._prepared.values(), return_exceptions=True)
         abandoned = [task for task, _ in self._abandoned.values()]
         for task in abandoned:
             task.cancel()  # again: a slow clean-up is cut short now

@@ -46,6 +46,7 @@ from ppcockpit.session_events import (
     Severity,
 )
 from ppcockpit.state import CockpitState
+from ppcockpit.task_stop import cancel_and_wait
 
 if TYPE_CHECKING:
     from ppcockpit.telemetry import CockpitTelemetry
@@ -152,19 +153,17 @@ class Session:
 
     async def stop(self) -> None:
         """Stop the probes; wait (bounded) for what is being journaled to be written."""
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_and_wait(list(self._background))
         stopping = [self.runner.stop(), *(r.stop() for r in self.context.environments.values())]
         if self.context.log_tail is not None:
             stopping.append(self.context.log_tail.stop())
         await asyncio.gather(*stopping)
         if self._writes is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._writes.join(), timeout=5.0)
+                async with asyncio.timeout(5.0):
+                    await self._writes.join()
         if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+            await cancel_and_wait([self._writer])
         if self.telemetry is not None:
             await self.telemetry.aclose()  # flush, within its own time limit
 

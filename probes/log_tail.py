@@ -7,12 +7,12 @@ changed and pulls at most every 100 ms)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ppcockpit.logs import NO_SOURCE, LogBuffer, SourceState
+from ppcockpit.task_stop import cancel_and_wait
 from probes.log_parse import DEFAULT_MAX_LINE_BYTES, LineParser, identity
 from probes.log_sources import Backoff, CommandSource, FileSource, LogSource, SshSource, supervise
 from probes.ssh import CONNECT_TIMEOUT, DEFAULT_KNOWN_HOSTS, SshTarget
@@ -84,9 +84,7 @@ class LogTail:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
     def _lines(self, raws: Sequence[bytes]) -> None:
         self.parser.parse_into(raws, self.buffer, self.clock())
