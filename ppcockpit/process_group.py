@@ -140,7 +140,8 @@ async def stop_group(process: GroupProcess, *, grace: float = KILL_GRACE_S) -> s
         deadline = time.monotonic() + grace
         if process.returncode is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait_exit(), timeout=grace)
+                async with asyncio.timeout(grace):
+                    await process.wait_exit()
         # Members that outlive the leader give no event when they exit: poll for them.
         while live_members(pgid) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(_POLL_S)

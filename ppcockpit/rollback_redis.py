@@ -80,7 +80,8 @@ class RedisKeys:
             raise explain(exc, self.endpoint, self._redact) from None
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await client.aclose()
 
     async def count(self, pattern: str, batch: int) -> KeyCount:
         """How many keys match `pattern` (SCAN MATCH COUNT batch: read-only)."""

@@ -189,7 +189,8 @@ async def _drain(pump: asyncio.Future[None]) -> bool:
     """Read what is left of the output. True when something outside the process group
     (a daemon that left it) still held the output open and reading had to stop."""
     try:
-        await asyncio.wait_for(pump, timeout=DRAIN_S)
+        async with asyncio.timeout(DRAIN_S):
+            await pump
     except TimeoutError:
         return True
     return False

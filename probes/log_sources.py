@@ -92,7 +92,8 @@ class CommandSource:
                 elif batch:
                     yield batch
             try:  # both pipes closed: the command is ending (or hid itself; it gets killed)
-                status = await asyncio.wait_for(asyncio.shield(exited), self.kill_grace)
+                async with asyncio.timeout(self.kill_grace):
+                    status = await asyncio.shield(exited)
             except TimeoutError:
                 raise SourceEnded("command closed its output and was stopped") from None
             raise SourceEnded(_exit_text(status))
@@ -110,7 +111,8 @@ class CommandSource:
         for `kill_grace` seconds, then _GONE."""
         if exited.done():
             try:
-                return await asyncio.wait_for(queue.get(), self.kill_grace)
+                async with asyncio.timeout(self.kill_grace):
+                    return await queue.get()
             except TimeoutError:
                 return _GONE
         if not queue.empty():
@@ -140,7 +142,8 @@ class CommandSource:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, sig)
                 try:
-                    await asyncio.wait_for(asyncio.shield(process.wait()), grace)
+                    async with asyncio.timeout(grace):
+                        await asyncio.shield(process.wait())
                     break
                 except TimeoutError:
                     continue

@@ -92,7 +92,8 @@ class RedisProbe:
         if client is None:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.aclose(), _CLOSE_TIMEOUT)
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await client.aclose()
 
     def _explain(self, exc: BaseException) -> Exception:
         """The one-line, secret-free reason for a failed check."""

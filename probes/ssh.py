@@ -153,14 +153,16 @@ async def ssh_connection(target: SshTarget) -> AsyncIterator[asyncssh.SSHClientC
     finally:
         conn.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.wait_closed(), 2.0)
+            async with asyncio.timeout(2.0):
+                await conn.wait_closed()
 
 
 async def _refused(target: SshTarget, key: Any) -> HostKeyRefused:
     fingerprint = key.get_fingerprint("sha256") if key is not None else None
     key_type = key.get_algorithm() if key is not None else None
     try:  # known_hosts is read again (and the name resolved) only to word the refusal
-        changed = await asyncio.wait_for(asyncio.to_thread(_host_is_known, target), 2.0)
+        async with asyncio.timeout(2.0):
+            changed = await asyncio.to_thread(_host_is_known, target)
     except TimeoutError:
         changed = False
     return HostKeyRefused(target, fingerprint, key_type, changed)
@@ -259,7 +261,8 @@ async def stream_on(conn: asyncssh.SSHClientConnection, target: SshTarget, comma
 
 async def _wait_process(process: Any) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(process.wait_closed(), 5.0)
+        async with asyncio.timeout(5.0):
+            await process.wait_closed()
 
 
 async def run_remote(target: SshTarget, command: str, *,

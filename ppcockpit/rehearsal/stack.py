@@ -181,7 +181,8 @@ class _StackThread(threading.Thread):
             self.ready.set()
             while not self._stop_event.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_event.wait(), TICK_SECONDS)
+                    async with asyncio.timeout(TICK_SECONDS):
+                        await self._stop_event.wait()
                 await self.tick()
         finally:
             await self._load.aclose()
