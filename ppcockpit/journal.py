@@ -100,6 +100,8 @@ class JournalStore(Protocol):
 
     async def open_session(self, environment: str) -> SessionInfo | None: ...
 
+    async def aclose(self) -> None: ...
+
 
 def default_journal_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The user state directory: `$XDG_STATE_HOME/ppcockpit/journal`, else

@@ -74,6 +74,8 @@ class Journal(Protocol):
 
     async def append(self, session_id: str, event: NewEvent) -> JournalEvent: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass
 class SessionContext:
@@ -164,6 +166,8 @@ class Session:
                     await self._writes.join()
         if self._writer is not None:
             await cancel_and_wait([self._writer])
+        if self.context.journal is not None:
+            await self.context.journal.aclose()  # its writer thread goes (made again if used)
         if self.telemetry is not None:
             await self.telemetry.aclose()  # flush, within its own time limit
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from ppcockpit.app import CockpitApp, make_app
-from ppcockpit.journal import FileJournal
+from ppcockpit.journal import WORKER_THREAD_NAME, FileJournal
 from ppcockpit.runbook_engine import StepState
 from screens.checklist import ChecklistPanel
 from screens.prompt import AskConfirm, AskText
@@ -283,3 +284,20 @@ async def test_ctrl_e_ends_the_session_early_and_says_what_is_not_done(deploymen
     releases = tomllib.loads((deployment.parent / "release-log.toml").read_text())["releases"]
     assert [check["title"] for check in releases[0]["manual_checks"]] == ["On-call knows"]
     assert app.checklist.view().closed  # type: ignore[union-attr]
+
+
+async def test_quitting_leaves_no_journal_thread_behind(deployment: Path) -> None:
+    def journal_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith(WORKER_THREAD_NAME)}
+
+    before = journal_threads()
+    app = cockpit(deployment)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")  # the first step: on-call knows
+        await until(pilot, lambda: state(app, "pre/aware") is StepState.DONE)
+        assert journal_threads() - before  # the journal wrote on its own thread
+    alive = {t for t in journal_threads() - before if t.is_alive()}
+    for thread in alive:
+        thread.join(timeout=5)  # shut down without waiting: it ends right after
+    assert not [t for t in alive if t.is_alive()]
