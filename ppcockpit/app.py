@@ -91,6 +91,7 @@ SEVERITY: dict[Status, SeverityLevel] = {
 REDRAW_COALESCE = 0.1
 # Without readings, staleness and "since" still move: a redraw at least this often.
 CLOCK_TICK = 5.0
+FIRST_FRAME_SETTLE = 0.05  # seconds after the first paint before probes start
 
 
 class Rehearsal(Protocol):
@@ -209,9 +210,10 @@ class CockpitApp(App[int]):
             # SIGTERM ends the cockpit as `q` does: probes closed, events flushed.
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
         self.session.subscribe(self._session_event)
-        # The first frame comes first: probes (TLS contexts, connects) and the telemetry SDK
-        # (a second of imports) start right after it.
-        self.call_after_refresh(self._after_first_frame)
+        # The first frame comes first: probes (TLS contexts, connects, their imports on
+        # threads) and the telemetry SDK start once it is painted and its follow-up layout
+        # (scrollbars appearing) is done, so that they never compete with it for the GIL.
+        self.call_after_refresh(self.set_timer, FIRST_FRAME_SETTLE, self._after_first_frame)
         self.redraw_now()
         # Staleness and "since" move with the clock; readings push their own redraws. (The
         # header's clock ticks on its own timer.)
