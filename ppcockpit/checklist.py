@@ -12,10 +12,11 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ppcockpit.journal import (
     COMMAND_CANCELLED,
@@ -45,8 +46,7 @@ OUTPUT_KEPT = 200  # lines of a command's output kept for its detail pane
 MIN_REASON = 3  # characters: an override needs a reason, not a keystroke
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
+class Proposal(msgspec.Struct, frozen=True):
     """A value the cockpit proposes for a record step (the live deployment), to confirm."""
 
     value: str

@@ -15,9 +15,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ppcockpit.checklist import Checklist
 from ppcockpit.config import Config, ConfigError, find_config, load_config
@@ -35,8 +36,7 @@ EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("check", "rehearse", "runbook", "journal", "release-log", "rollback")
 
 
-@dataclass(frozen=True)
-class GlobalFlags:
+class GlobalFlags(msgspec.Struct, frozen=True):
     config: str | None = None
     env: str | None = None
     env_file: str | None = None
@@ -334,8 +334,7 @@ def load_session_runbook(config: Config) -> Runbook:
     return load_runbook(path)
 
 
-@dataclass
-class Assembled:
+class Assembled(msgspec.Struct):
     """A session ready to run: the Session, its Checklist, and what to tell the operator
     about how it was opened."""
 

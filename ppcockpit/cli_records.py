@@ -16,10 +16,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import msgspec
+from msgspec.structs import replace
 
 from ppcockpit.config import Config, ConfigError
 from ppcockpit.runbook import StepKind

@@ -11,8 +11,9 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from ppcockpit.config import ConfigError
 from ppcockpit.text import one_line

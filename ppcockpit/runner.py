@@ -22,6 +22,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Failure, ProbeMisconfigured, Reading, Status, TargetUnavailable
 from ppcockpit.probe import Preparable, Probe
@@ -40,8 +42,7 @@ STOP_GRACE = 2.0  # seconds for abandoned checks to end when the runner stops
 FALLBACK_INTERVAL = 60.0  # paces restarts of a probe whose own interval cannot be read
 
 
-@dataclasses.dataclass(frozen=True)
-class Backoff:
+class Backoff(msgspec.Struct, frozen=True):
     """Jittered exponential delays after consecutive failures.
 
     A failure is re-checked soon (to confirm it, or to notice recovery quickly), then ever
@@ -61,8 +62,7 @@ class Backoff:
         return cls(initial=min(1.0, interval / 4), cap=interval)
 
 
-@dataclasses.dataclass
-class _Listener:
+class _Listener(msgspec.Struct):
     callback: ReadingCallback
     failed: bool = False  # it raised once: said in the log, not again
 

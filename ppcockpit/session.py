@@ -14,9 +14,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from ppcockpit.config import Config
 from ppcockpit.journal import (
@@ -77,8 +78,7 @@ class Journal(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass
-class SessionContext:
+class SessionContext(msgspec.Struct):
     """Where the session is and who runs it; set once, shown everywhere."""
 
     config: Config
@@ -94,7 +94,7 @@ class SessionContext:
     def stack_now(self) -> float:
         return (self.stack_clock or self.clock)()
     runbook: Runbook | None = None
-    environments: dict[str, ProbeRunner] = field(default_factory=dict)  # other than ours
+    environments: dict[str, ProbeRunner] = msgspec.field(default_factory=dict)  # not ours
     rehearsal: bool = False
     log_tail: LogTailLike | None = None  # the app's log stream (probes.log_tail.LogTail)
 

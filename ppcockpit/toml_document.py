@@ -12,7 +12,6 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, UnionType
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
@@ -40,17 +39,16 @@ class ValueProblem(ConfigError):
         self.value = value
 
 
-@dataclass(frozen=True)
-class Document:
-    """A parsed TOML file: its path, its text and its data."""
+class Document(msgspec.Struct):
+    """A parsed TOML file: its path, its text and its data (and where each key is)."""
 
     path: Path
     text: str
     data: dict[str, Any]
-    index: KeyIndex = field(init=False, repr=False, compare=False)
+    index: KeyIndex | None = None  # made from the text
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index", KeyIndex(self.text))
+        self.index = KeyIndex(self.text)
 
     def where(self, loc: tuple[str, ...]) -> str:
         """`path:line` for the key at `loc` (just `path` when it cannot be found)."""

@@ -5,7 +5,6 @@ the App turns them into session commands."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 from rich.text import Text
@@ -33,6 +32,14 @@ class ChecklistContent(msgspec.Struct, frozen=True):
     note: str = ""  # why there is no checklist, or a problem with the journal
 
 
+class StepRequest(Message):
+    """The operator asked for something on the step (or phase) with this key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+
 class ChecklistPanel(Vertical):
     """Phases (with progress) and their steps; Space, Enter and `o` act on the selection."""
 
@@ -44,21 +51,17 @@ class ChecklistPanel(Vertical):
         Binding("ctrl+c", "cancel", "Cancel command", show=False),
     ]
 
-    @dataclass
-    class ConfirmRequested(Message):
-        key: str
+    class ConfirmRequested(StepRequest):
+        """Space: confirm the step."""
 
-    @dataclass
-    class OpenRequested(Message):
-        key: str
+    class OpenRequested(StepRequest):
+        """Enter: run, record or tag the step."""
 
-    @dataclass
-    class OverrideRequested(Message):
-        key: str  # a step ("phase/step") or a phase's gate ("phase")
+    class OverrideRequested(StepRequest):
+        """`o`: pass over a step ("phase/step") or a phase's gate ("phase")."""
 
-    @dataclass
-    class CancelRequested(Message):
-        key: str
+    class CancelRequested(StepRequest):
+        """Ctrl+C: stop the step's running command."""
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)

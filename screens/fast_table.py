@@ -10,7 +10,6 @@ cells, the width or the theme change; only the rows on screen are ever rendered.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
@@ -47,13 +46,14 @@ def _same(a: Text, b: Text) -> bool:
     return a.plain == b.plain and a.style == b.style and a.spans == b.spans
 
 
-@dataclass
 class RowMessage(Message):
     """A row of a FastTable, by its index and its key."""
 
-    table: FastTable
-    cursor_row: int
-    row_key: str
+    def __init__(self, table: FastTable, cursor_row: int, row_key: str) -> None:
+        super().__init__()
+        self.table = table
+        self.cursor_row = cursor_row
+        self.row_key = row_key
 
     @property
     def control(self) -> FastTable:
