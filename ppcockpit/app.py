@@ -41,13 +41,8 @@ from ppcockpit.session_events import (
 from ppcockpit.text import one_line
 from screens.checklist import ChecklistContent, ChecklistPanel
 from screens.dashboard import DashboardScreen
-from screens.fault_menu import FaultMenu
 from screens.header import CockpitHeader
-from screens.help import HelpScreen
 from screens.log_tail import LogTailPanel
-from screens.logs_screen import LogsScreen
-from screens.prompt import AskConfirm, AskText
-from screens.release_log import ReleaseLogScreen
 from themes import STYLESHEET, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, next_theme
 
 # The command palette: (title, what it does, the action it runs).
@@ -252,6 +247,8 @@ class CockpitApp(App[int]):
             case RollbackProgressed() | RollbackStateChanged():
                 self._redraw_rollback_soon()
             case SessionEnded(markdown=markdown, path=path):
+                from screens.release_log import ReleaseLogScreen
+
                 self._ended = True
                 self.push_screen(ReleaseLogScreen(markdown, path))
             case AlertRaised(probe=probe, label=label, count=count, threshold=threshold):
@@ -333,6 +330,8 @@ class CockpitApp(App[int]):
         return True
 
     def action_help(self) -> None:
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_refresh(self) -> None:
@@ -347,6 +346,8 @@ class CockpitApp(App[int]):
         """`d`: the deploy went live now — before/after comparisons and change checks start
         here. The first time it writes a PostHog annotation it asks (Enter confirms); in
         read-only it marks this screen only, and says so."""
+        from screens.prompt import AskConfirm
+
         posthog = self.config.environment.posthog
         remote = bool(posthog and posthog.api_key) and not self.session.context.read_only
         if not remote or self._annotation_confirmed:
@@ -389,6 +390,8 @@ class CockpitApp(App[int]):
 
     @on(ChecklistPanel.OverrideRequested)
     def _override(self, event: ChecklistPanel.OverrideRequested) -> None:
+        from screens.prompt import AskText
+
         checklist = self.checklist
         if checklist is None:
             return
@@ -424,6 +427,8 @@ class CockpitApp(App[int]):
                             title=step.title, timeout=6)
 
     def _record(self, checklist: Checklist, key: str) -> None:
+        from screens.prompt import AskConfirm, AskText
+
         step = checklist.progress.runbook.step(key)
         try:
             proposal = checklist.proposal(key)
@@ -447,6 +452,8 @@ class CockpitApp(App[int]):
                                  check=lambda text: checklist.check_value(key, text)), typed)
 
     async def _tag(self, checklist: Checklist, key: str) -> None:
+        from screens.prompt import AskText
+
         step = checklist.progress.runbook.step(key)
         proposed = await checklist.propose_tag(key)
         push = f", then push it to {step.remote}" if step.push else ""
@@ -468,6 +475,8 @@ class CockpitApp(App[int]):
 
     def action_end_session(self) -> None:
         """Ctrl+E: end the deployment session now and write its release log."""
+        from screens.prompt import AskConfirm
+
         checklist = self.checklist
         if checklist is None:
             self.notify("No runbook session here.", severity="warning")
@@ -488,6 +497,8 @@ class CockpitApp(App[int]):
 
     async def action_quit(self) -> None:
         """`q`: with a deployment session open, ask first (it stays open and resumable)."""
+        from screens.prompt import AskConfirm
+
         view = self.checklist.view() if self.checklist is not None else None
         if view is None or view.closed or not view.session or self.session.context.read_only:
             self.exit()
@@ -513,6 +524,8 @@ class CockpitApp(App[int]):
         await self.run_action(action, dashboard.log_panel)
 
     def action_logs_full_screen(self) -> None:
+        from screens.logs_screen import LogsScreen
+
         dashboard = self._dashboard()
         if dashboard is not None:
             self.push_screen(LogsScreen(dashboard.log_buffer))
@@ -607,6 +620,8 @@ class CockpitApp(App[int]):
             self.notify("Stopping the running action…", title="Rollback", timeout=3)
 
     def action_fault_menu(self) -> None:
+        from screens.fault_menu import FaultMenu
+
         if self.rehearsal is None:
             return
         self.push_screen(FaultMenu(self.rehearsal.faults()), self._inject_fault)

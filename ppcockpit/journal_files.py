@@ -9,7 +9,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -69,7 +68,7 @@ def slug(text: str, limit: int = 32) -> str:
 def session_id(moment: datetime, environment: str) -> str:
     """`20261201T170900Z-production-3f1c`: sorts by time, says what it is."""
     return (f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}-{slug(environment)}-"
-            f"{secrets.token_hex(2)}")
+            f"{os.urandom(2).hex()}")
 
 
 class JournalFiles:

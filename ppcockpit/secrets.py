@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +21,8 @@ _SECRET_NAME = re.compile(
 
 def fingerprint(value: str) -> str:
     """A short, stable, non-reversible name for a secret: sha256/8."""
+    import hashlib  # only for secrets parity: ~1 ms off the cockpit's start
+
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
