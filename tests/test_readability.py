@@ -104,11 +104,7 @@ async def test_an_answer_without_providers_keeps_the_last_known_rows(tmp_path: P
 
     served = web.Application()
     served.router.add_get("/api/health", health)
-    config = make_config(tmp_path, {"base_url": await serve(served)}, probes={
-        "health": {"interval": "200ms", "timeout": "150ms"},
-        **{name: {"enabled": False} for name in ("redis", "posthog", "supabase", "secrets",
-                                                 "deployments")}})
-    app = make_app(config, build_runner(config))
+    app = health_only_cockpit(tmp_path, await serve(served))
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: "openai" in screen_text(app))
         rows_before = len(screen_text(app).splitlines())
@@ -117,6 +113,15 @@ async def test_an_answer_without_providers_keeps_the_last_known_rows(tmp_path: P
         shown = screen_text(app)
         assert "openai" in shown and "was ✔ healthy" in shown
         assert len(shown.splitlines()) == rows_before  # the screen does not jump
+
+
+def health_only_cockpit(tmp_path: Path, base_url: str):  # type: ignore[no-untyped-def]
+    """A cockpit watching only the health endpoint at `base_url`, checked every 200 ms."""
+    config = make_config(tmp_path, {"base_url": base_url}, probes={
+        "health": {"interval": "200ms", "timeout": "150ms"},
+        **{name: {"enabled": False} for name in ("redis", "posthog", "supabase", "secrets",
+                                                 "deployments")}})
+    return make_app(config, build_runner(config))
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -199,11 +204,7 @@ async def test_one_provider_down_is_not_the_endpoint_down(tmp_path: Path, serve:
 
     served = web.Application()
     served.router.add_get("/api/health", health)
-    config = make_config(tmp_path, {"base_url": await serve(served)}, probes={
-        "health": {"interval": "200ms", "timeout": "150ms"},
-        **{name: {"enabled": False} for name in ("redis", "posthog", "supabase", "secrets",
-                                                 "deployments")}})
-    app = make_app(config, build_runner(config))
+    app = health_only_cockpit(tmp_path, await serve(served))
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: "anthropic" in screen_text(app))
         reading = app.session.state.readings["health"]
