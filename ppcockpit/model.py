@@ -6,7 +6,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -74,8 +73,7 @@ class Failure(StrEnum):
     PROBE = "probe"  # the probe itself failed: a bug or a misconfiguration
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(msgspec.Struct, frozen=True):
     """One line of a probe's breakdown (a dependency, a provider, a component)."""
 
     key: str
@@ -85,11 +83,10 @@ class Row:
     message: str = ""
     consecutive_failures: int = 0
     alerting: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(msgspec.Struct, frozen=True):
     """What one probe saw once."""
 
     probe: str
@@ -99,8 +96,8 @@ class Reading:
     started_at: float = 0.0  # wall clock (time.time())
     finished_at: float = 0.0
     latency_ms: float | None = None
-    metrics: dict[str, float | int | None] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float | int | None] = msgspec.field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
     rows: tuple[Row, ...] = ()
     error: str | None = None
     failure: Failure = Failure.NONE

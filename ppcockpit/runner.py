@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 import random
@@ -164,7 +163,7 @@ class ProbeRunner:
             reading = self._failed(probe, Status.UNAVAILABLE, Failure.TARGET,
                                    f"timed out after {format_duration(timeout)}")
         except TargetUnavailable as exc:
-            reading = dataclasses.replace(
+            reading = msgspec.structs.replace(
                 self._failed(probe, Status.UNAVAILABLE, Failure.TARGET, exc.reason),
                 request_id=exc.request_id, retry_after=exc.retry_after,
             )
@@ -240,7 +239,7 @@ class ProbeRunner:
     def _finish(self, probe: Probe, reading: Reading, started: float,
                 elapsed_ms: float | None) -> Reading:
         clean = self._cleaner.reading(reading, probe=probe.name)
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             clean,
             started_at=clean.started_at or started,
             finished_at=clean.finished_at or time.time(),

@@ -10,11 +10,12 @@ the screens' job (they render `Text` objects); control characters are gone here.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
+
+import msgspec
 
 from ppcockpit.model import Failure, Reading, Row, Status
 from ppcockpit.text import one_line
@@ -59,7 +60,7 @@ class ReadingCleaner:
                      if isinstance(row, Row))
         status = reading.status if isinstance(reading.status, Status) else Status.UNKNOWN
         failure = reading.failure if isinstance(reading.failure, Failure) else Failure.PROBE
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             reading,
             probe=probe,
             status=status,
@@ -83,7 +84,7 @@ class ReadingCleaner:
         return self.text(value, LABEL_LIMIT) or None
 
     def _row(self, row: Row, budget: _Budget) -> Row:
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             row,
             key=self.text(row.key, NAME_LIMIT),
             label=self.text(row.label, NAME_LIMIT),

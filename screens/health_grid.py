@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -31,10 +29,13 @@ class HealthGrid(Vertical, can_focus=False):
 
     COMPONENT_CLASSES = STATUS_COMPONENT_CLASSES | {"grid--alert"}
 
-    @dataclass
     class DescribeRequested(Message):
-        probe: str
-        row_key: str | None
+        """Enter on a row: show its whole story (`row_key` None: the probe's own reading)."""
+
+        def __init__(self, probe: str, row_key: str | None) -> None:
+            super().__init__()
+            self.probe = probe
+            self.row_key = row_key
 
     def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.style import Style
 from textual import events
@@ -43,11 +42,12 @@ class LogLinesView(ScrollView, can_focus=True):
         Binding("right", "scroll_right", "Right", show=False),
     ]
 
-    @dataclass
     class CursorMoved(Message):
         """The operator selected a line (None: no line selected)."""
 
-        line: LogLine | None
+        def __init__(self, line: LogLine | None) -> None:
+            super().__init__()
+            self.line = line
 
     class ScrolledAway(Message):
         """The operator scrolled back: following would pull the view away from them."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
@@ -92,11 +91,12 @@ class LogTailPanel(Vertical):
         Binding("escape", "clear_filters", "Clear filters", show=False),
     ]
 
-    @dataclass
     class SaveRequested(Message):
         """The operator asked to save the buffer: write `lines` to a file (mode 0600)."""
 
-        lines: tuple[str, ...]
+        def __init__(self, lines: tuple[str, ...]) -> None:
+            super().__init__()
+            self.lines = lines
 
     def __init__(self, buffer: LogBuffer, *, batch_seconds: float = BATCH_SECONDS,
                  clock: Callable[[], float] = time.time, title: str = "Logs",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -42,7 +42,7 @@ def reading_from(counts: list[tuple[int, int]], deploy_at: datetime | None = Non
     reading = Reading(probe="posthog", target="https://us.posthog.com project 1",
                       status=verdict.status, summary=verdict.summary, label=verdict.label,
                       metrics=verdict.metrics | {"data_age_s": 0.0}, details=details)
-    return dataclasses.replace(reading, **changes) if changes else reading
+    return msgspec.structs.replace(reading, **changes) if changes else reading
 
 
 def healthy() -> Reading:  # 4 failed of 480 in the window
@@ -61,7 +61,7 @@ def inconclusive() -> Reading:  # 12 requests, none failed: still not healthy
 
 def stale() -> Reading:
     fresh = healthy()
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         fresh, metrics=fresh.metrics | {"data_age_s": 125.0}, retry_after=30.0,
         details=fresh.details | {"stale": True, "cached": True, "retry_after_s": 30.0},
         summary=fresh.summary + " · from the cache (rate limited, retry in 30s)")
@@ -197,7 +197,7 @@ async def test_stale(size, width: str, height: str) -> None:
 
 async def test_server_error_with_the_cached_series() -> None:
     cached = stale()
-    reading = dataclasses.replace(
+    reading = msgspec.structs.replace(
         cached, status=Status.UNAVAILABLE, failure=Failure.TARGET,
         error="PostHog answered HTTP 500: server_error", retry_after=None,
         details=cached.details | {"retry_after_s": None})
@@ -257,7 +257,7 @@ async def test_a_deploy_given_with_z_and_odd_series_entries() -> None:
     series[3] = "not a minute"
     series[4] = {"minute": series[4]["minute"], "completed": -5, "failed": "x"}
     deploy_z = DEPLOY.strftime("%Y-%m-%dT%H:%M:%SZ")
-    odd = dataclasses.replace(reading, details=reading.details | {"series": series,
+    odd = msgspec.structs.replace(reading, details=reading.details | {"series": series,
                                                                    "deploy_at": deploy_z})
     text = "\n".join(await shown(odd, (80, 24), "40", "auto"))
     assert "▼ deploy" in text and "✖ unavailable  7.3%" in text

@@ -9,10 +9,10 @@ the reading says its data is cached.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
@@ -39,7 +39,7 @@ AT = 1000.0
 def reading(**changes: object) -> Reading:
     base = Reading(probe="posthog", target="t", status=Status.HEALTHY, summary="fine",
                    finished_at=AT)
-    return dataclasses.replace(base, **changes)
+    return msgspec.structs.replace(base, **changes)
 
 
 def cached(data_age_s: object, **changes: object) -> Reading:
@@ -77,8 +77,8 @@ def test_the_snapshot_holds_one_judgement_per_probe() -> None:
     state = CockpitState(["posthog", "redis", "health"],
                          {"posthog": 60.0, "redis": 5.0, "health": 5.0})
     state.apply(cached(50.0))  # 1 s old as a reading, a minute old as data
-    state.apply(dataclasses.replace(screens_data.redis(), finished_at=AT - 11))
-    state.apply(dataclasses.replace(screens_data.health(), finished_at=AT))
+    state.apply(msgspec.structs.replace(screens_data.redis(), finished_at=AT - 11))
+    state.apply(msgspec.structs.replace(screens_data.health(), finished_at=AT))
     snapshot = state.snapshot("test", "oncall", now=AT + 1)
     assert snapshot.stale == {"posthog", "redis"}
     assert {name: f.words for name, f in snapshot.freshness.items()} == {
@@ -131,7 +131,7 @@ async def shown(readings: list[Reading], now: float) -> dict[str, str]:
 
 
 async def test_a_cached_posthog_answer_reads_the_same_in_the_table_and_the_panel() -> None:
-    posthog = dataclasses.replace(
+    posthog = msgspec.structs.replace(
         screens_data.posthog(), finished_at=AT,
         metrics=screens_data.posthog().metrics | {"data_age_s": 55.0},
         details=screens_data.posthog().details | {"cached": True, "stale": True,
@@ -142,9 +142,9 @@ async def test_a_cached_posthog_answer_reads_the_same_in_the_table_and_the_panel
 
 
 async def test_an_old_reading_reads_the_same_everywhere() -> None:
-    readings = [dataclasses.replace(screens_data.health(), finished_at=AT),
-                dataclasses.replace(screens_data.redis(), finished_at=AT),
-                dataclasses.replace(screens_data.posthog(), finished_at=AT - 120)]
+    readings = [msgspec.structs.replace(screens_data.health(), finished_at=AT),
+                msgspec.structs.replace(screens_data.redis(), finished_at=AT),
+                msgspec.structs.replace(screens_data.posthog(), finished_at=AT - 120)]
     said = await shown(readings, now=AT + 12)  # over two intervals old, each of them
     assert said["probes posthog"] == "stale 2m" and "· stale 2m" in said["posthog panel"]
     assert said["probes redis"] == "stale 12s"

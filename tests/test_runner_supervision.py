@@ -4,7 +4,6 @@ never break it, never stretch a timeout and never reach the screen raw."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import re
@@ -290,8 +289,8 @@ def strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Reading | Row):
-        for f in dataclasses.fields(value):
-            yield from strings(getattr(value, f.name))
+        for name in value.__struct_fields__:
+            yield from strings(getattr(value, name))
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from strings(key)

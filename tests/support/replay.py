@@ -7,7 +7,9 @@ of readings a test recorded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+from msgspec.structs import replace
 
 from ppcockpit.model import Reading
 
