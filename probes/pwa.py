@@ -9,7 +9,6 @@ and since the operator's last `mark_deploy()`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -118,6 +117,8 @@ def skip_waiting_handler(script: bytes | str) -> tuple[bool, bool]:
 
 def inspect_worker(body: bytes) -> tuple[str, bool, bool]:
     """SHA-256 of the worker's bytes and its SKIP_WAITING handler (CPU work)."""
+    import hashlib  # at the first check, not before the first frame
+
     return (hashlib.sha256(body).hexdigest(), *skip_waiting_handler(body))
 
 
