@@ -329,6 +329,11 @@ class FastTable(ScrollView, can_focus=True):
             self._strips[(key, under)] = strip
         return strip
 
+    @property
+    def allow_horizontal_scroll(self) -> bool:
+        """Left/Right scroll to what does not fit, with or without a scrollbar drawn."""
+        return not self._check_disabled() and self.max_scroll_x > 0
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width or self.size.width
         self._fit(width)

@@ -87,6 +87,23 @@ async def test_tab_reaches_every_panel_and_frames_it(tmp_path: Path) -> None:
         assert screen.current == PANELS[-1][0]
 
 
+
+async def test_the_wide_tables_have_no_sideways_scrollbar_yet_right_reaches_the_detail(
+        tmp_path: Path) -> None:
+    app = replay_app(tmp_path, screens_data.health(), screens_data.redis())
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        grid = screen.query_one("#health-grid FastTable")
+        await until(pilot, lambda: grid.row_count > 1)
+        assert not grid.show_horizontal_scrollbar  # its row is a row of the grid instead
+        assert "detail" not in screen_text(app)
+        while screen.current != "health-grid":
+            await pilot.press("tab")
+        await pilot.press(*["right"] * 20)
+        assert grid.scroll_x > 0
+        await until(pilot, lambda: "detail" in screen_text(app))
+
 async def test_an_answer_without_providers_keeps_the_last_known_rows(tmp_path: Path,
                                                                      serve: Serve) -> None:
     state = {"bad_gateway": False}
