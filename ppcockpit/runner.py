@@ -366,11 +366,8 @@ class ProbeRunner:
         still cancelling get STOP_GRACE seconds, then are left behind."""
         await cancel_and_wait([*self._tasks.values(), *self._prepared.values()])
         self._tasks.clear()
-        abandoned = [task for task, _ in self._abandoned.values()]
-        for task in abandoned:
-            task.cancel()  # again: a slow clean-up is cut short now
-        if abandoned:
-            await asyncio.wait(abandoned, timeout=STOP_GRACE)
+        # Again: a slow clean-up is cut short now, or left behind after STOP_GRACE.
+        await cancel_and_wait([task for task, _ in self._abandoned.values()], grace=STOP_GRACE)
         await asyncio.gather(*(self._close(p) for p in self.probes.values()))
 
     @classmethod

@@ -20,6 +20,7 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Future[object]], *,
     """Cancel `tasks` and wait until they have ended, cancelling again every
     RECANCEL_EVERY seconds. With `grace`, give up after that many seconds and return the
     tasks still running (else wait as long as it takes: the empty set)."""
+    tasks = list(tasks)
     loop = asyncio.get_running_loop()
     deadline = None if grace is None else loop.time() + grace
     pending = {task for task in tasks if not task.done()}
