@@ -33,6 +33,7 @@ def _probe_json(reading: Reading) -> dict[str, Any]:
     return {
         "name": reading.probe,
         "status": reading.status.value,
+        "label": reading.label,  # what is wrong in a few words ("memory ≥ 90%"), as on screen
         "summary": reading.summary,
         "latency_ms": None if reading.latency_ms is None else round(reading.latency_ms, 1),
         "metrics": reading.metrics,

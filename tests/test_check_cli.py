@@ -99,8 +99,8 @@ def test_go_table_and_json(tmp_path: Path, app_server: AppServer,
     assert document["checked_at"]
     probes = {p["name"]: p for p in document["probes"]}
     for probe in probes.values():
-        assert set(probe) == {"name", "status", "summary", "latency_ms", "metrics", "details",
-                              "error"}
+        assert set(probe) == {"name", "status", "label", "summary", "latency_ms", "metrics",
+                              "details", "error"}
     health = probes["health"]
     assert health["details"]["request_id"] == "req-check-1"
     assert health["details"]["providers"]["openai"] == {
@@ -140,6 +140,8 @@ def test_no_go_when_redis_is_over_its_critical_threshold(tmp_path: Path, app_ser
     result = check("--config", str(config), "--only", "redis")
     assert result.returncode == 1, result.stdout
     assert "✖ redis" in result.stdout
+    document = json.loads(check("--config", str(config), "--only", "redis", "--json").stdout)
+    assert document["probes"][0]["label"] == "memory ≥ 0.02%"  # the screen's words
 
 
 def test_only_runs_the_named_probes(tmp_path: Path, app_server: AppServer) -> None:
