@@ -12,18 +12,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ppcockpit.durations import format_duration
 from ppcockpit.model import Reading, Row, Snapshot, Transition
 from ppcockpit.text import one_line
+from screens.report_box import ReportScreen
 
 MAX_DETAIL_CHARS = 200
 MAX_TRANSITIONS = 12
 
 
-class DescribeScreen(ModalScreen[str | None]):
+class DescribeScreen(ReportScreen[str | None]):
     """Dismisses with a request id to show in the logs (Enter), else None."""
 
     BINDINGS = [
@@ -32,12 +32,6 @@ class DescribeScreen(ModalScreen[str | None]):
         Binding("enter", "request_logs", "This request's logs"),
     ]
     DEFAULT_CSS = """
-    DescribeScreen { align: center middle; }
-    DescribeScreen > Vertical {
-        width: 110; max-width: 96%; height: auto; max-height: 92%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    DescribeScreen VerticalScroll { height: auto; max-height: 40; }
     DescribeScreen .describe--keys { color: $quiet; }
     """
 

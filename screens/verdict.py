@@ -8,12 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ppcockpit.model import Decision, Snapshot, Transition
 from screens.describe import describe_transition
 from screens.header import VERDICT_GLYPHS
+from screens.report_box import ReportScreen
 
 HISTORY = 40
 
@@ -24,15 +24,9 @@ def history(snapshot: Snapshot, limit: int = HISTORY) -> list[Transition]:
     return sorted(changes, key=lambda t: t.at, reverse=True)[:limit]
 
 
-class VerdictScreen(ModalScreen[None]):
+class VerdictScreen(ReportScreen[None]):
     BINDINGS = [Binding("escape,v", "close", "Close")]
     DEFAULT_CSS = """
-    VerdictScreen { align: center middle; }
-    VerdictScreen > Vertical {
-        width: 110; max-width: 96%; height: auto; max-height: 92%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    VerdictScreen VerticalScroll { height: auto; max-height: 40; }
     VerdictScreen .verdict--keys { color: $quiet; }
     """
 
